@@ -1,0 +1,1 @@
+"""Kasatka: a self-hosted multi-touch sales funnel."""

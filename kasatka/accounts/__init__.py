@@ -1,0 +1,1 @@
+"""Tenants (businesses) and their users with roles."""

@@ -1,0 +1,1 @@
+"""Touch chains, their steps, enrollments of contacts and the touches they produce."""

@@ -1,0 +1,43 @@
+"""The call channel: a touch becomes a task in the owning seller's list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from kasatka.channels.base import BaseChannel, Outbound, Outcome, Result
+from kasatka.contacts.models import AddressKind
+
+from .models import CallTask
+
+
+class CallChannel(BaseChannel):
+    code = "call"
+    address_kind = AddressKind.PHONE
+    # The task is written in our own database under the touch's unique key:
+    # repeating an interrupted batch cannot create a second task.
+    idempotent = True
+
+    def deliver_batch(
+        self, messages: Sequence[Outbound], should_stop: Callable[[], bool]
+    ) -> list[Result | None]:
+        existing = set(
+            CallTask.objects.filter(touch__in=[m.touch for m in messages]).values_list(
+                "touch_id", flat=True
+            )
+        )
+        tasks = [
+            CallTask(
+                business=m.business,
+                touch=m.touch,
+                contact=m.contact,
+                assignee=m.contact.owner,
+                phone=m.address.value,
+                reason=m.step.reason,
+                script=m.body,
+                due_at=m.now or m.touch.created_at,
+            )
+            for m in messages
+            if m.touch.pk not in existing
+        ]
+        CallTask.objects.bulk_create(tasks)
+        return [Result(Outcome.SENT, provider_message_id=f"call:{m.touch.pk}") for m in messages]

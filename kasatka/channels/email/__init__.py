@@ -1,0 +1,1 @@
+"""The e-mail channel over Django's e-mail backends (SMTP by default)."""

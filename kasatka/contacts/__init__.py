@@ -1,0 +1,1 @@
+"""Contacts, their addresses per channel and their consent history."""

@@ -1,0 +1,74 @@
+"""What the engine decides at send time, as plain functions testable without the loop."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils.translation import gettext as _
+
+from kasatka.channels.registry import is_available
+from kasatka.contacts.models import (
+    CHANNEL_ADDRESS_KIND,
+    Address,
+    ConsentStatus,
+    Purpose,
+)
+
+ConsentStates = Mapping[tuple[int, str, str], str]
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str
+    address: Address
+
+
+def consent_allows(states: ConsentStates, contact_id: int, channel: str, commercial: bool) -> bool:
+    """Commercial touches need consent given; informational ones only need it not withdrawn."""
+    if commercial:
+        return states.get((contact_id, channel, Purpose.COMMERCIAL)) == ConsentStatus.GRANTED
+    return states.get((contact_id, channel, Purpose.INFORMATIONAL)) != ConsentStatus.WITHDRAWN
+
+
+def choose_route(
+    channels: Sequence[str],
+    commercial: bool,
+    contact_id: int,
+    addresses: Iterable[Address],
+    consents: ConsentStates,
+) -> Route | str:
+    """The first channel of the step's preference list the contact can be reached on.
+
+    Returns the route, or the reason why none can be used.
+    """
+    addresses = list(addresses)
+    reasons: list[str] = []
+    for channel in channels:
+        if not is_available(channel):
+            reasons.append(_("%(channel)s: not set up") % {"channel": channel})
+            continue
+        kind = CHANNEL_ADDRESS_KIND[channel]
+        usable = [a for a in addresses if a.kind == kind and a.is_usable]
+        if not usable:
+            reasons.append(_("%(channel)s: no usable address") % {"channel": channel})
+            continue
+        if not consent_allows(consents, contact_id, channel, commercial):
+            reasons.append(_("%(channel)s: no consent") % {"channel": channel})
+            continue
+        return Route(channel, usable[0])
+    return "; ".join(reasons)
+
+
+def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> timedelta:
+    """Exponential backoff with ±20 % jitter, so that retries of a batch spread out."""
+    delay = min(base * (2 ** max(attempt - 1, 0)), cap) * random.uniform(0.8, 1.2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=delay)
+
+
+def purchased_since(purchase_times: Iterable[datetime], since: datetime) -> bool:
+    return any(t >= since for t in purchase_times)

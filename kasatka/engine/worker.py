@@ -1,0 +1,527 @@
+"""The worker loop: claim due enrollments, decide, write the touches, deliver, record."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from kasatka.chains.actions import due_time
+from kasatka.chains.models import (
+    Enrollment,
+    EnrollmentState,
+    Step,
+    Touch,
+    TouchStatus,
+)
+from kasatka.chains.templating import TemplateError, build_context, render
+from kasatka.channels.base import BaseChannel, Outbound, Outcome, Result
+from kasatka.channels.registry import get_channel
+from kasatka.contacts.actions import consent_states, set_address_state
+from kasatka.contacts.models import Address, Channel
+from kasatka.contacts.unsubscribe import unsubscribe_url
+from kasatka.engine.clock import Clock, get_clock
+from kasatka.sales.models import Purchase
+
+from . import rules
+
+log = logging.getLogger("kasatka.engine")
+
+
+@dataclass
+class EngineConfig:
+    batch_size: int = 100
+    lease_seconds: float = 300
+    idle_seconds: float = 2
+    retry_base_seconds: float = 60
+    retry_max_seconds: float = 6 * 3600
+    max_attempts: int = 8
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> EngineConfig:
+        conf = settings.KASATKA_ENGINE
+        values: dict[str, Any] = {
+            "batch_size": conf["BATCH_SIZE"],
+            "lease_seconds": conf["LEASE_SECONDS"],
+            "idle_seconds": conf["IDLE_SECONDS"],
+            "retry_base_seconds": conf["RETRY_BASE_SECONDS"],
+            "retry_max_seconds": conf["RETRY_MAX_SECONDS"],
+            "max_attempts": conf["MAX_ATTEMPTS"],
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass
+class Stats:
+    batches: int = 0
+    claimed: int = 0
+    by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def count(self, status: str, n: int = 1) -> None:
+        self.by_status[status] += n
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items()))
+        return f"{self.batches} batches, {self.claimed} enrollments: {parts or 'nothing'}"
+
+
+@dataclass
+class Plan:
+    """What to do with one claimed enrollment; filled in over the phases of a batch."""
+
+    enrollment: Enrollment
+    touch: Touch | None = None
+    outbound: Outbound | None = None
+    channel: BaseChannel | None = None
+    exit_reason: str = ""
+    result: Result | None = None
+    untried: bool = False
+
+
+def _update_rows(model: type[models.Model], changes: dict[int, dict[str, Any]]) -> None:
+    """Write per-row changes with one UPDATE per distinct set of values, not one per row.
+
+    Rows of a batch mostly share their new values (status "sent", the same next
+    step); the few with values of their own go in one bulk CASE update per field set.
+    """
+    groups: dict[tuple[tuple[str, Any], ...], list[int]] = defaultdict(list)
+    for pk, values in changes.items():
+        groups[tuple(sorted(values.items()))].append(pk)
+    singles: dict[tuple[str, ...], list[models.Model]] = defaultdict(list)
+    for items, pks in groups.items():
+        if len(pks) > 1:
+            model._default_manager.filter(pk__in=pks).update(**dict(items))
+            continue
+        obj = model(pk=pks[0])
+        for name, value in items:
+            setattr(obj, name, value)
+        singles[tuple(name for name, _value in items)].append(obj)
+    for names, objs in singles.items():
+        model._default_manager.bulk_update(objs, list(names))
+
+
+class Worker:
+    """One engine worker. Several may run against one database (PostgreSQL: on many hosts)."""
+
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        clock: Clock | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.config = config or EngineConfig.from_settings()
+        self.clock = clock or get_clock()
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stats = Stats()
+        self._stop = threading.Event()
+
+    # --- the loop -----------------------------------------------------------
+    def stop(self) -> None:
+        """Finish the batch in hand, release what it has not started, and leave the loop."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("worker %s: signal %s, finishing the batch", self.id, signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self, once: bool = False, max_batches: int | None = None) -> Stats:
+        """Work until stopped; with `once`, until nothing is due (for cron)."""
+        log.info("worker %s started (batch %s)", self.id, self.config.batch_size)
+        while not self.stopping:
+            if max_batches is not None and self.stats.batches >= max_batches:
+                break
+            done = self.run_batch()
+            if done == 0:
+                if once:
+                    break
+                self._stop.wait(self.config.idle_seconds)
+        log.info("worker %s stopped: %s", self.id, self.stats)
+        return self.stats
+
+    def run_batch(self) -> int:
+        """Claim and process one batch; returns how many enrollments it held."""
+        now = self.clock.now()
+        ids = self.claim(now)
+        if ids:
+            self.stats.batches += 1
+            self.stats.claimed += len(ids)
+            self.process(ids, now)
+        return len(ids)
+
+    # --- phase 1: claim -----------------------------------------------------
+    def claim(self, now: datetime) -> list[int]:
+        """Take up to a batch of due enrollments under a lease.
+
+        PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so workers never wait on each
+        other. SQLite: the transaction begins IMMEDIATE (settings), one writer at a time.
+        """
+        due = (
+            Enrollment.objects.filter(
+                state=EnrollmentState.ACTIVE, next_touch_at__lte=now, chain__is_active=True
+            )
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .order_by("next_touch_at")
+        )
+        with transaction.atomic():
+            if connection.features.has_select_for_update_skip_locked:
+                due = due.select_for_update(skip_locked=True, of=("self",))
+            ids = list(due.values_list("pk", flat=True)[: self.config.batch_size])
+            if ids:
+                Enrollment.objects.filter(pk__in=ids).update(
+                    lease_owner=self.id,
+                    lease_until=now + timedelta(seconds=self.config.lease_seconds),
+                )
+        return ids
+
+    # --- phase 2: decide and write the touches ------------------------------------
+    def process(self, ids: Sequence[int], now: datetime) -> None:
+        enrollments = list(
+            Enrollment.objects.filter(pk__in=ids, lease_owner=self.id).select_related(
+                "contact", "contact__owner", "chain", "step", "business"
+            )
+        )
+        plans = self.plan(enrollments, now)
+        self.deliver(plans)
+        self.record(plans, now)
+
+    def plan(self, enrollments: list[Enrollment], now: datetime) -> list[Plan]:
+        contact_ids = {e.contact_id for e in enrollments}
+        self._steps = self._load_steps({e.chain_id for e in enrollments})
+        addresses: dict[int, list[Address]] = defaultdict(list)
+        for address in Address.objects.filter(contact_id__in=contact_ids).order_by(
+            "-is_primary", "id"
+        ):
+            addresses[address.contact_id].append(address)
+        consents = consent_states(contact_ids)
+        purchases = self._purchase_times(enrollments)
+        existing = {
+            t.idempotency_key: t
+            for t in Touch.objects.filter(
+                idempotency_key__in=[Touch.key_for(e.pk, e.step_id or 0) for e in enrollments]
+            )
+        }
+
+        plans: list[Plan] = []
+        new_touches: list[Touch] = []
+        resent: list[Touch] = []
+        for e in enrollments:
+            plan = Plan(e)
+            plans.append(plan)
+            step = e.step
+            if step is None:
+                plan.exit_reason = _("no step")
+                continue
+            if e.chain.exit_on_purchase and rules.purchased_since(
+                purchases.get(e.contact_id, ()), e.enrolled_at
+            ):
+                plan.exit_reason = _("purchased")
+                continue
+            touch = existing.get(Touch.key_for(e.pk, step.pk))
+            if touch is not None:
+                plan.touch = touch
+                if touch.status == TouchStatus.SENDING and not self._idempotent(touch.channel):
+                    # Interrupted between handing over and hearing back: it may have
+                    # gone out. Never resend blindly; show it as unknown.
+                    touch.status = TouchStatus.UNKNOWN
+                    touch.error = _("interrupted while sending; not resent")
+                    continue
+                if touch.status not in (
+                    TouchStatus.QUEUED, TouchStatus.DEFERRED, TouchStatus.SENDING
+                ):
+                    continue  # already settled; only the enrollment has to move on
+            route = rules.choose_route(
+                step.channels, step.is_commercial, e.contact_id, addresses[e.contact_id], consents
+            )
+            if isinstance(route, str):
+                touch = touch or self._new_touch(e, step, now)
+                touch.status = TouchStatus.SKIPPED
+                touch.error = route
+                if not self._any_later_route(e, step, addresses[e.contact_id], consents):
+                    plan.exit_reason = _("cannot be reached any more: %(why)s") % {"why": route}
+                plan.touch = touch
+                if touch.pk is None:
+                    new_touches.append(touch)
+                continue
+            if touch is None:
+                touch = self._new_touch(e, step, now)
+                new_touches.append(touch)
+            else:
+                resent.append(touch)
+            plan.touch = touch
+            touch.channel = route.channel
+            touch.address = route.address
+            touch.to = route.address.value
+            touch.is_commercial = step.is_commercial
+            touch.updated_at = now
+            try:
+                outbound = self._render(e, step, route, touch, now)
+            except TemplateError as exc:
+                touch.status = TouchStatus.FAILED
+                touch.error = _("template error: %(error)s") % {"error": exc}
+                self.stats.count("failed")
+                continue
+            touch.subject, touch.body = outbound.subject, outbound.body
+            touch.status = TouchStatus.SENDING
+            touch.attempts += 1
+            plan.outbound = outbound
+
+        # The record goes first, with its unique key; only then does anything leave.
+        settled = [
+            p.touch for p in plans
+            if p.touch is not None and p.touch.pk is not None and p.touch not in resent
+        ]
+        with transaction.atomic():
+            Touch.objects.bulk_create(new_touches)
+            if resent or settled:
+                Touch.objects.bulk_update(
+                    resent + settled,
+                    ["status", "error", "channel", "address", "to", "subject", "body",
+                     "attempts", "is_commercial", "updated_at"],
+                )
+        return plans
+
+    def _new_touch(self, e: Enrollment, step: Step, now: datetime) -> Touch:
+        return Touch(
+            business_id=e.business_id,
+            enrollment=e,
+            step=step,
+            contact_id=e.contact_id,
+            is_commercial=step.is_commercial,
+            idempotency_key=Touch.key_for(e.pk, step.pk),
+            status=TouchStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _render(
+        self, e: Enrollment, step: Step, route: rules.Route, touch: Touch, now: datetime
+    ) -> Outbound:
+        contact = e.contact
+        link = ""
+        if route.channel == Channel.EMAIL:
+            link = unsubscribe_url(contact.pk, route.channel, touch.idempotency_key)
+        context = build_context(
+            contact,
+            business=e.business,
+            seller=contact.owner,
+            unsubscribe_url=link,
+            preferences_url=link,
+            today=now.astimezone(e.business.zone).date(),
+        )
+        with override(contact.language or e.business.language):
+            subject = render(step.subject_template, context).strip()
+            body = render(step.body_template, context)
+        return Outbound(
+            touch=touch,
+            business=e.business,
+            contact=contact,
+            address=route.address,
+            step=step,
+            subject=" ".join(subject.split()),
+            body=body,
+            unsubscribe_url=link if step.is_commercial else "",
+            now=now,
+        )
+
+    def _idempotent(self, channel_code: str) -> bool:
+        from kasatka.channels.registry import CHANNELS
+
+        cls = CHANNELS.get(channel_code)
+        return cls is not None and cls.idempotent
+
+    def _load_steps(self, chain_ids: Iterable[int]) -> dict[int, list[Step]]:
+        steps: dict[int, list[Step]] = defaultdict(list)
+        for step in Step.objects.filter(chain_id__in=list(chain_ids)).order_by("position"):
+            steps[step.chain_id].append(step)
+        return steps
+
+    def _next_step(self, e: Enrollment) -> Step | None:
+        for step in self._steps.get(e.chain_id, []):
+            if e.step is not None and step.position > e.step.position:
+                return step
+        return None
+
+    def _any_later_route(
+        self, e: Enrollment, current: Step, addresses: list[Address], consents: Any
+    ) -> bool:
+        later = [s for s in self._steps.get(e.chain_id, []) if s.position > current.position]
+        return any(
+            isinstance(
+                rules.choose_route(s.channels, s.is_commercial, e.contact_id, addresses, consents),
+                rules.Route,
+            )
+            for s in later
+        )
+
+    def _purchase_times(self, enrollments: list[Enrollment]) -> dict[int, list[datetime]]:
+        watched = [e for e in enrollments if e.chain.exit_on_purchase]
+        times: dict[int, list[datetime]] = defaultdict(list)
+        if watched:
+            since = min(e.enrolled_at for e in watched)
+            for contact_id, at in Purchase.objects.filter(
+                contact_id__in={e.contact_id for e in watched}, purchased_at__gte=since
+            ).values_list("contact_id", "purchased_at"):
+                times[contact_id].append(at)
+        return times
+
+    # --- phase 3: deliver -------------------------------------------------------
+    def deliver(self, plans: list[Plan]) -> None:
+        by_channel: dict[str, list[Plan]] = defaultdict(list)
+        for plan in plans:
+            if plan.outbound is not None and plan.touch is not None:
+                by_channel[plan.touch.channel].append(plan)
+        for code, group in by_channel.items():
+            channel = get_channel(code)
+            channel.open()
+            try:
+                results = channel.deliver_batch(
+                    [p.outbound for p in group if p.outbound is not None], lambda: self.stopping
+                )
+            finally:
+                channel.close()
+            for plan, result in zip(group, results, strict=True):
+                plan.result = result
+                plan.untried = result is None
+
+    # --- phase 4: record ----------------------------------------------------------
+    def record(self, plans: list[Plan], now: datetime) -> None:
+        touch_changes: dict[int, dict[str, Any]] = {}
+        enrollment_changes: dict[int, dict[str, Any]] = {}
+        bounced: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        cfg = self.config
+        for plan in plans:
+            e, touch, result = plan.enrollment, plan.touch, plan.result
+            if plan.untried:
+                # Stopped before its turn: nothing left us, so it goes back as it was.
+                assert touch is not None and touch.pk is not None
+                touch_changes[touch.pk] = {"status": TouchStatus.QUEUED, "updated_at": now}
+                enrollment_changes[e.pk] = {"lease_owner": "", "lease_until": None}
+                self.stats.count("released")
+                continue
+            if result is not None and touch is not None:
+                assert touch.pk is not None
+                change: dict[str, Any] = {"updated_at": now}
+                if result.outcome is Outcome.SENT:
+                    change.update(status=TouchStatus.SENT, sent_at=now, error="")
+                    if result.provider_message_id and touch.channel not in ("email", "call"):
+                        change["provider_message_id"] = result.provider_message_id
+                elif result.outcome is Outcome.UNKNOWN:
+                    change.update(status=TouchStatus.UNKNOWN, error=result.error)
+                elif result.outcome is Outcome.PERMANENT:
+                    change.update(
+                        status=TouchStatus.BOUNCED if result.address_state else TouchStatus.FAILED,
+                        error=result.error,
+                    )
+                    if result.address_state and touch.address_id is not None:
+                        bounced[result.address_state].append((touch.address_id, result.error))
+                elif touch.attempts >= cfg.max_attempts:
+                    change.update(
+                        status=TouchStatus.FAILED,
+                        error=_("gave up after %(n)s attempts: %(error)s")
+                        % {"n": touch.attempts, "error": result.error},
+                    )
+                else:
+                    change.update(status=TouchStatus.DEFERRED, error=result.error)
+                    delay = rules.backoff(
+                        touch.attempts, cfg.retry_base_seconds, cfg.retry_max_seconds,
+                        result.retry_after,
+                    )
+                    touch_changes[touch.pk] = change
+                    enrollment_changes[e.pk] = {
+                        "next_touch_at": now + delay, "lease_owner": "", "lease_until": None,
+                    }
+                    self.stats.count("deferred")
+                    continue
+                touch_changes[touch.pk] = change
+                self.stats.count(change["status"])
+            elif touch is not None:
+                self.stats.count(touch.status)
+            enrollment_changes[e.pk] = self._move_on(plan, now)
+
+        with transaction.atomic():
+            # A worker that overran its lease has lost the enrollment to another:
+            # its touch results still stand, but it must not move the enrollment.
+            mine = Enrollment.objects.filter(pk__in=list(enrollment_changes), lease_owner=self.id)
+            if connection.features.has_select_for_update:
+                mine = mine.select_for_update()
+            still_mine = set(mine.values_list("pk", flat=True))
+            lost = set(enrollment_changes) - still_mine
+            if lost:
+                log.warning("worker %s: lease lost on %s enrollments", self.id, len(lost))
+            _update_rows(Touch, touch_changes)
+            for state, items in bounced.items():
+                for reason, addresses in _group_by_reason(items).items():
+                    set_address_state(addresses, state, reason, now)
+            _update_rows(
+                Enrollment, {pk: v for pk, v in enrollment_changes.items() if pk in still_mine}
+            )
+
+    def _move_on(self, plan: Plan, now: datetime) -> dict[str, Any]:
+        """The enrollment's next state: the next step, or the end of the chain."""
+        e = plan.enrollment
+        released: dict[str, Any] = {"lease_owner": "", "lease_until": None}
+        touched = plan.touch is not None and plan.touch.status not in (
+            TouchStatus.SKIPPED, TouchStatus.FAILED
+        )
+        if touched:
+            released["last_touch_at"] = now
+        if plan.exit_reason:
+            return {
+                **released, "state": EnrollmentState.EXITED, "next_touch_at": None,
+                "ended_at": now, "exit_reason": plan.exit_reason,
+            }
+        following = self._next_step(e)
+        if following is None:
+            return {
+                **released, "state": EnrollmentState.FINISHED, "step_id": None,
+                "next_touch_at": None, "ended_at": now, "exit_reason": _("chain completed"),
+            }
+        return {
+            **released,
+            "step_id": following.pk,
+            "next_touch_at": due_time(following, e.enrolled_at, now),
+        }
+
+
+def _group_by_reason(items: list[tuple[int, str]]) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = defaultdict(list)
+    for address_id, reason in items:
+        grouped[reason].append(address_id)
+    return grouped
+
+
+def run_worker(
+    once: bool = False,
+    config: EngineConfig | None = None,
+    on_start: Callable[[Worker], None] | None = None,
+) -> Stats:
+    """The `kasatka worker` command: a worker with signal handling."""
+    worker = Worker(config)
+    worker.install_signal_handlers()
+    if on_start is not None:
+        on_start(worker)
+    return worker.run(once=once)

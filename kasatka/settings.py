@@ -1,0 +1,193 @@
+"""Django settings, read from the environment with safe defaults for a laptop."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+from django.utils.translation import gettext_lazy as _
+
+# Lets admin and model classes be written with type parameters (ModelAdmin[Contact]).
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("KASATKA_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+DEBUG = env_bool("KASATKA_DEBUG", False)
+# The default key only suits a laptop demo; `kasatka check --deploy` warns about it.
+SECRET_KEY = os.environ.get(
+    "KASATKA_SECRET_KEY", "insecure-kasatka-dev-key-change-me-0123456789abcdefghijklmnop"
+)
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("KASATKA_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("KASATKA_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+# Absolute base of links that leave the site (unsubscribe links in e-mails).
+KASATKA_BASE_URL = os.environ.get("KASATKA_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "kasatka.accounts",
+    "kasatka.contacts",
+    "kasatka.sales",
+    "kasatka.chains",
+    "kasatka.channels",
+    "kasatka.channels.call",
+    "kasatka.engine",
+    "kasatka.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "kasatka.urls"
+WSGI_APPLICATION = "kasatka.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+# SQLite by default (one file under var/), PostgreSQL through DATABASE_URL.
+DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kasatka.sqlite3'}")
+_db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {
+        # Every write transaction takes the write lock at BEGIN: the engine's claim
+        # is one short BEGIN IMMEDIATE, and no transaction fails half-way on upgrade.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+        ),
+    }
+    # Tests use a file, not memory, so that worker processes started by a test
+    # see the same database.
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test-kasatka.sqlite3")}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- Languages and time ------------------------------------------------------
+LANGUAGE_CODE = os.environ.get("KASATKA_LANGUAGE", "ru")
+LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "kasatka" / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = os.environ.get("KASATKA_TIME_ZONE", "Europe/Moscow")
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+# whitenoise serves app static files from the finders; the root only has to exist.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- E-mail ------------------------------------------------------------------
+EMAIL_BACKEND = os.environ.get(
+    "KASATKA_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("KASATKA_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("KASATKA_SMTP_PORT", 2525)
+EMAIL_HOST_USER = os.environ.get("KASATKA_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KASATKA_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("KASATKA_SMTP_STARTTLS", False)
+EMAIL_USE_SSL = env_bool("KASATKA_SMTP_SSL", False)
+EMAIL_TIMEOUT = env_int("KASATKA_SMTP_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("KASATKA_FROM_EMAIL", "kasatka@localhost")
+# The domain of Message-IDs: <idempotency-key@KASATKA_MESSAGE_ID_DOMAIN>.
+KASATKA_MESSAGE_ID_DOMAIN = os.environ.get("KASATKA_MESSAGE_ID_DOMAIN", "kasatka.local")
+
+# --- The touch engine ------------------------------------------------------
+KASATKA_ENGINE = {
+    # Enrollments claimed per batch and how long a claim is held before
+    # another worker may take it back.
+    "BATCH_SIZE": env_int("KASATKA_ENGINE_BATCH_SIZE", 100),
+    "LEASE_SECONDS": env_int("KASATKA_ENGINE_LEASE_SECONDS", 300),
+    # Seconds a worker sleeps when nothing is due.
+    "IDLE_SECONDS": float(os.environ.get("KASATKA_ENGINE_IDLE_SECONDS", "2")),
+    # Transient failures: exponential backoff from BASE, capped at MAX, at most
+    # MAX_ATTEMPTS tries before the touch fails for good.
+    "RETRY_BASE_SECONDS": env_int("KASATKA_ENGINE_RETRY_BASE_SECONDS", 60),
+    "RETRY_MAX_SECONDS": env_int("KASATKA_ENGINE_RETRY_MAX_SECONDS", 6 * 3600),
+    "MAX_ATTEMPTS": env_int("KASATKA_ENGINE_MAX_ATTEMPTS", 8),
+}
+# The clock: "speed" > 1 makes time run faster (demo fast-forward) from "anchor".
+KASATKA_CLOCK_SPEED = float(os.environ.get("KASATKA_CLOCK_SPEED", "1"))
+KASATKA_CLOCK_ANCHOR = os.environ.get("KASATKA_CLOCK_ANCHOR", "")
+# Seconds added to real time (a worker started "in the future", for drills and tests).
+KASATKA_CLOCK_OFFSET = float(os.environ.get("KASATKA_CLOCK_OFFSET", "0"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "kasatka": {"handlers": ["console"], "level": os.environ.get("KASATKA_LOG_LEVEL", "INFO")},
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"

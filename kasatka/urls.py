@@ -1,0 +1,16 @@
+"""URL map of the whole site."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from kasatka.web import public
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
+    path("", include("kasatka.web.urls")),
+]
