@@ -94,3 +94,15 @@ def test_consent_history_is_append_only_and_the_newest_entry_wins(shop):
     with pytest.raises(ValueError, match="append-only"):
         first.save()
     assert Consent.objects.count() == 2
+
+
+def test_deploy_checks_warn_about_http_links_and_the_dev_key(settings):
+    from django.core.checks import run_checks
+
+    settings.KASATKA_BASE_URL = "http://shop.example"
+    ids = {m.id for m in run_checks(include_deployment_checks=True)}
+    assert {"kasatka.W001", "kasatka.W002"} <= ids
+    settings.KASATKA_BASE_URL = "https://shop.example"
+    settings.SECRET_KEY = "a-real-secret-" + "x" * 40
+    ids = {m.id for m in run_checks(include_deployment_checks=True)}
+    assert not {"kasatka.W001", "kasatka.W002"} & ids

@@ -73,6 +73,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Log in as {DEMO_OWNER} / {DEMO_PASSWORD}")
         if options["speed"] != 1:
             self.stdout.write(f"The clock runs {options['speed']:g} times faster than real time.")
+        def stop(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt  # SIGTERM stops the worker and the sink like Ctrl+C
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             serve(application, host=options["host"], port=options["port"],
                   threads=options["threads"], _quiet=True)
