@@ -16,7 +16,14 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    models,
+    transaction,
+)
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -151,10 +158,24 @@ class Worker:
     def run(self, once: bool = False, max_batches: int | None = None) -> Stats:
         """Work until stopped; with `once`, until nothing is due (for cron)."""
         log.info("worker %s started (batch %s)", self.id, self.config.batch_size)
+        failures = 0
         while not self.stopping:
             if max_batches is not None and self.stats.batches >= max_batches:
                 break
-            done = self.run_batch()
+            try:
+                done = self.run_batch()
+            except (OperationalError, InterfaceError):
+                # The database went away (restart, failover): wait and reconnect
+                # rather than die; claims of the lost batch come back after their lease.
+                failures += 1
+                log.exception("worker %s: database error, retrying", self.id)
+                if not connection.in_atomic_block:  # (a test's transaction stays open)
+                    close_old_connections()
+                if once and failures >= 3:
+                    raise
+                self._stop.wait(min(self.config.idle_seconds * 2**failures, 60))
+                continue
+            failures = 0
             if done == 0:
                 if once:
                     break

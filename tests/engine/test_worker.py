@@ -328,3 +328,23 @@ def test_batch_queries_do_not_grow_with_the_batch(shop, clock, smtp):
             assert worker(clock).run_batch() == n
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_a_lost_database_connection_does_not_kill_the_worker(shop, clock, smtp, monkeypatch):
+    from django.db import OperationalError
+
+    enroll(builders.contact(shop), builders.chain(shop))
+    w = worker(clock)
+    real_claim = Worker.claim
+    calls = {"n": 0}
+
+    def claim_failing_once(self, now):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_claim(self, now)
+
+    monkeypatch.setattr(Worker, "claim", claim_failing_once)
+    w.config.idle_seconds = 0.01
+    w.run(once=True)
+    assert len(smtp.messages) == 1
