@@ -81,3 +81,11 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client):
     response = client.get("/")
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+def test_the_touch_log_shows_a_seller_only_their_clients(client, alice, bob, calls):
+    client.force_login(alice)
+    page = client.get("/touches/").content.decode()
+    assert page.count("<tr>") - 1 == 1  # one row besides the header: Alice's client
+    client.force_login(bob)
+    assert client.get("/touches/?status=sent").content.decode().count("<tr>") - 1 == 1
