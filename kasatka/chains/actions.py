@@ -77,7 +77,7 @@ def exit_on_purchase(contact: Contact, at: datetime | None = None) -> int:
     """A purchase ends the contact's enrollments in chains that exit on purchase."""
     return end_enrollments(
         Enrollment.objects.filter(contact=contact, chain__exit_on_purchase=True),
-        _("purchased"),
+        "purchased",
         at,
     )
 

@@ -1,4 +1,8 @@
-"""What the engine decides at send time, as plain functions testable without the loop."""
+"""What the engine decides at send time, as plain functions testable without the loop.
+
+Texts it stores (skip reasons, errors) are English, like the provider answers they quote;
+the UI translates the statuses, which are what a user acts on.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from django.utils.translation import gettext as _
 
 from kasatka.channels.registry import is_available
 from kasatka.contacts.models import (
@@ -48,15 +50,15 @@ def choose_route(
     reasons: list[str] = []
     for channel in channels:
         if not is_available(channel):
-            reasons.append(_("%(channel)s: not set up") % {"channel": channel})
+            reasons.append(f"{channel}: not set up")
             continue
         kind = CHANNEL_ADDRESS_KIND[channel]
         usable = [a for a in addresses if a.kind == kind and a.is_usable]
         if not usable:
-            reasons.append(_("%(channel)s: no usable address") % {"channel": channel})
+            reasons.append(f"{channel}: no usable address")
             continue
         if not consent_allows(consents, contact_id, channel, commercial):
-            reasons.append(_("%(channel)s: no consent") % {"channel": channel})
+            reasons.append(f"{channel}: no consent")
             continue
         return Route(channel, usable[0])
     return "; ".join(reasons)

@@ -25,7 +25,6 @@ from django.db import (
     transaction,
 )
 from django.db.models import Q
-from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from kasatka.chains.actions import due_time
@@ -254,12 +253,12 @@ class Worker:
             plans.append(plan)
             step = e.step
             if step is None:
-                plan.exit_reason = _("no step")
+                plan.exit_reason = "no step"
                 continue
             if e.chain.exit_on_purchase and rules.purchased_since(
                 purchases.get(e.contact_id, ()), e.enrolled_at
             ):
-                plan.exit_reason = _("purchased")
+                plan.exit_reason = "purchased"
                 continue
             touch = existing.get(Touch.key_for(e.pk, step.pk))
             if touch is not None:
@@ -268,7 +267,7 @@ class Worker:
                     # Interrupted between handing over and hearing back: it may have
                     # gone out. Never resend blindly; show it as unknown.
                     touch.status = TouchStatus.UNKNOWN
-                    touch.error = _("interrupted while sending; not resent")
+                    touch.error = "interrupted while sending; not resent"
                     continue
                 if touch.status not in (
                     TouchStatus.QUEUED, TouchStatus.DEFERRED, TouchStatus.SENDING
@@ -282,7 +281,7 @@ class Worker:
                 touch.status = TouchStatus.SKIPPED
                 touch.error = route
                 if not self._any_later_route(e, step, addresses[e.contact_id], consents):
-                    plan.exit_reason = _("cannot be reached any more: %(why)s") % {"why": route}
+                    plan.exit_reason = f"cannot be reached any more: {route}"
                 plan.touch = touch
                 if touch.pk is None:
                     new_touches.append(touch)
@@ -302,7 +301,7 @@ class Worker:
                 outbound = self._render(e, step, route, touch, now)
             except TemplateError as exc:
                 touch.status = TouchStatus.FAILED
-                touch.error = _("template error: %(error)s") % {"error": exc}
+                touch.error = f"template error: {exc}"
                 self.stats.count("failed")
                 continue
             touch.subject, touch.body = outbound.subject, outbound.body
@@ -462,8 +461,7 @@ class Worker:
                 elif touch.attempts >= cfg.max_attempts:
                     change.update(
                         status=TouchStatus.FAILED,
-                        error=_("gave up after %(n)s attempts: %(error)s")
-                        % {"n": touch.attempts, "error": result.error},
+                        error=f"gave up after {touch.attempts} attempts: {result.error}",
                     )
                 else:
                     change.update(status=TouchStatus.DEFERRED, error=result.error)
@@ -519,7 +517,7 @@ class Worker:
         if following is None:
             return {
                 **released, "state": EnrollmentState.FINISHED, "step_id": None,
-                "next_touch_at": None, "ended_at": now, "exit_reason": _("chain completed"),
+                "next_touch_at": None, "ended_at": now, "exit_reason": "chain completed",
             }
         return {
             **released,

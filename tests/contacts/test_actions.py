@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils.translation import override
 
 from kasatka.contacts.actions import ConsentGrant, consent_states, create_contact, withdraw_consent
 from kasatka.contacts.models import (
@@ -30,7 +31,7 @@ def test_an_invalid_email_is_refused_with_a_clear_error_and_nothing_is_saved(sho
 
 
 def test_an_invalid_phone_is_refused_and_nothing_is_saved(shop):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught, override("en"):
         create_contact(shop, first_name="Анна", phones=["+7 123"], emails=["anna@example.com"])
     assert "not a valid phone number" in caught.value.message_dict["phones"][0]
     assert Contact.objects.count() == Address.objects.count() == 0
@@ -106,3 +107,11 @@ def test_deploy_checks_warn_about_http_links_and_the_dev_key(settings):
     settings.SECRET_KEY = "a-real-secret-" + "x" * 40
     ids = {m.id for m in run_checks(include_deployment_checks=True)}
     assert not {"kasatka.W001", "kasatka.W002"} & ids
+
+
+def test_validation_messages_are_translated(shop):
+    with pytest.raises(ValidationError) as caught, override("ru"):
+        create_contact(shop, first_name="Анна", phones=["+7 123"])
+    message = caught.value.message_dict["phones"][0]
+    assert "+7 123" in message
+    assert "phone number" not in message
