@@ -158,7 +158,7 @@ class Enrollment(BusinessScoped):
     step = models.ForeignKey(
         Step,
         verbose_name=_("next step"),
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         null=True,
         blank=True,
         related_name="+",
@@ -220,7 +220,7 @@ class Touch(BusinessScoped):
         Enrollment, verbose_name=_("enrollment"), on_delete=models.CASCADE, related_name="touches"
     )
     step = models.ForeignKey(
-        Step, verbose_name=_("step"), on_delete=models.PROTECT, related_name="touches"
+        Step, verbose_name=_("step"), on_delete=models.RESTRICT, related_name="touches"
     )
     contact = models.ForeignKey(
         "contacts.Contact",

@@ -130,8 +130,12 @@ class Worker:
         config: EngineConfig | None = None,
         clock: Clock | None = None,
         worker_id: str | None = None,
+        business_id: int | None = None,
     ) -> None:
         self.config = config or EngineConfig.from_settings()
+        # A worker may serve one business only (a dedicated worker for a big tenant,
+        # the demo's replay of its past).
+        self.business_id = business_id
         self.clock = clock or get_clock()
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = Stats()
@@ -206,6 +210,8 @@ class Worker:
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
             .order_by("next_touch_at")
         )
+        if self.business_id is not None:
+            due = due.filter(business_id=self.business_id)
         with transaction.atomic():
             if connection.features.has_select_for_update_skip_locked:
                 due = due.select_for_update(skip_locked=True, of=("self",))

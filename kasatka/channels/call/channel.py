@@ -35,6 +35,7 @@ class CallChannel(BaseChannel):
                 reason=m.step.reason,
                 script=m.body,
                 due_at=m.now or m.touch.created_at,
+                created_at=m.now or m.touch.created_at,
             )
             for m in messages
             if m.touch.pk not in existing
