@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kasatka.accounts.access import business_of, get_scoped, scope_to_user, sees_whole_team
-from kasatka.chains.models import Enrollment, EnrollmentState, Touch
+from kasatka.chains.models import Enrollment, EnrollmentState, Touch, TouchStatus
 from kasatka.channels.call.actions import close_call
 from kasatka.channels.call.models import CallOutcome, CallTask
 from kasatka.contacts.models import Contact
@@ -39,10 +39,13 @@ def home(request: HttpRequest) -> HttpResponse:
         "due_now": Enrollment.objects.filter(
             business=business, state=EnrollmentState.ACTIVE, next_touch_at__lte=now
         ).count(),
-        "last_day": touches.filter(updated_at__gte=day_ago)
-        .values("status")
-        .annotate(n=Count("id"))
-        .order_by("status"),
+        "last_day": [
+            (status, TouchStatus(status).label, n)
+            for status, n in touches.filter(updated_at__gte=day_ago)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .order_by("status")
+        ],
         "open_calls": _open_calls(request).count(),
         "recent": touches.select_related("contact", "step__chain").order_by("-updated_at")[:15],
     }

@@ -74,7 +74,9 @@ def test_the_home_page_shows_the_day(client, owner, calls):
     client.force_login(owner)
     response = client.get("/")
     assert response.status_code == 200
-    assert "Кедр" in response.content.decode()
+    page = response.content.decode()
+    assert "Кедр" in page
+    assert "отправлено: 2" in page  # both call touches, by their translated status
 
 
 def test_an_anonymous_visitor_is_sent_to_log_in(client):
