@@ -384,6 +384,15 @@ def inflect(value: str, part: Part | str, case: str, gender: str) -> str:
     An unknown gender is inferred from the value itself, else petrovich's
     androgynous rules apply. Raises ValueError for an unknown case or part.
     """
+    if not isinstance(value, str):
+        return ""
+    return _inflect_cached(value, part, case, gender)
+
+
+# Names repeat (a shop has many Анна and Иван): declining each once saves the engine
+# most of petrovich's rule matching when it renders a batch.
+@lru_cache(maxsize=16384)
+def _inflect_cached(value: str, part: Part | str, case: str, gender: str) -> str:
     case_index = _case_index(case)
     petrovich_part = _PETROVICH_PART.get(part)
     if petrovich_part is None:

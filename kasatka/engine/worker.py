@@ -27,8 +27,10 @@ from django.db import (
 from django.db.models import Q
 from django.utils.translation import override
 
+from kasatka.accounts.models import Business
 from kasatka.chains.actions import due_time
 from kasatka.chains.models import (
+    Chain,
     Enrollment,
     EnrollmentState,
     Step,
@@ -227,16 +229,30 @@ class Worker:
     def process(self, ids: Sequence[int], now: datetime) -> None:
         enrollments = list(
             Enrollment.objects.filter(pk__in=ids, lease_owner=self.id).select_related(
-                "contact", "contact__owner", "chain", "step", "business"
+                "contact", "contact__owner"
             )
         )
+        self._attach_shared(enrollments)
         plans = self.plan(enrollments, now)
         self.deliver(plans)
         self.record(plans, now)
 
+    def _attach_shared(self, enrollments: list[Enrollment]) -> None:
+        """Load the few chains, steps and businesses of a batch once, not once per row."""
+        chain_ids = {e.chain_id for e in enrollments}
+        self._steps = self._load_steps(chain_ids)
+        steps = {s.pk: s for chain_steps in self._steps.values() for s in chain_steps}
+        chains = {c.pk: c for c in Chain.objects.filter(pk__in=chain_ids)}
+        businesses = {
+            b.pk: b for b in Business.objects.filter(pk__in={e.business_id for e in enrollments})
+        }
+        for e in enrollments:
+            e.chain = chains[e.chain_id]
+            e.business = businesses[e.business_id]
+            e.step = steps.get(e.step_id) if e.step_id is not None else None
+
     def plan(self, enrollments: list[Enrollment], now: datetime) -> list[Plan]:
         contact_ids = {e.contact_id for e in enrollments}
-        self._steps = self._load_steps({e.chain_id for e in enrollments})
         addresses: dict[int, list[Address]] = defaultdict(list)
         for address in Address.objects.filter(contact_id__in=contact_ids).order_by(
             "-is_primary", "id"
