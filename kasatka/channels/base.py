@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from kasatka.accounts.models import Business
-    from kasatka.chains.models import Step, Touch
+    from kasatka.chains.models import Step
     from kasatka.contacts.models import Address, Contact
 
 
@@ -48,9 +48,10 @@ class DeliveryUncertain(Exception):
 
 @dataclass
 class Outbound:
-    """One touch ready to go: who, where, what."""
+    """One touch ready to go: who, where, what, under which key."""
 
-    touch: Touch
+    touch_id: int
+    idempotency_key: str
     business: Business
     contact: Contact
     address: Address
@@ -59,7 +60,7 @@ class Outbound:
     body: str
     headers: dict[str, str] = field(default_factory=dict)
     unsubscribe_url: str = ""
-    now: datetime | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass

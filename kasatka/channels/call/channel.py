@@ -21,24 +21,24 @@ class CallChannel(BaseChannel):
         self, messages: Sequence[Outbound], should_stop: Callable[[], bool]
     ) -> list[Result | None]:
         existing = set(
-            CallTask.objects.filter(touch__in=[m.touch for m in messages]).values_list(
+            CallTask.objects.filter(touch_id__in=[m.touch_id for m in messages]).values_list(
                 "touch_id", flat=True
             )
         )
         tasks = [
             CallTask(
-                business=m.business,
-                touch=m.touch,
-                contact=m.contact,
-                assignee=m.contact.owner,
+                business_id=m.business.pk,
+                touch_id=m.touch_id,
+                contact_id=m.contact.pk,
+                assignee_id=m.contact.owner_id,
                 phone=m.address.value,
                 reason=m.step.reason,
                 script=m.body,
-                due_at=m.now or m.touch.created_at,
-                created_at=m.now or m.touch.created_at,
+                due_at=m.now,
+                created_at=m.now,
             )
             for m in messages
-            if m.touch.pk not in existing
+            if m.touch_id not in existing
         ]
         CallTask.objects.bulk_create(tasks)
-        return [Result(Outcome.SENT, provider_message_id=f"call:{m.touch.pk}") for m in messages]
+        return [Result(Outcome.SENT, provider_message_id=f"call:{m.touch_id}") for m in messages]

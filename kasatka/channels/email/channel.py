@@ -58,7 +58,7 @@ class EmailChannel(BaseChannel):
         business = message.business
         sender = business.email_from_address or settings.DEFAULT_FROM_EMAIL
         from_email = formataddr((business.email_from_name or business.name, sender))
-        headers = {"Message-ID": message_id_for(message.touch.idempotency_key), **message.headers}
+        headers = {"Message-ID": message_id_for(message.idempotency_key), **message.headers}
         text = message.body
         html = linebreaks(escape(message.body))
         if message.unsubscribe_url:
