@@ -24,7 +24,6 @@ from django.db import (
     models,
     transaction,
 )
-from django.db.models import Q
 
 from kasatka.accounts.models import Business, User
 from kasatka.chains.actions import due_time
@@ -179,26 +178,29 @@ class Plan:
     untried: bool = False
 
 
-def _update_rows(model: type[models.Model], changes: dict[int, dict[str, Any]]) -> None:
+def _update_rows(rows: models.QuerySet[Any], changes: dict[int, dict[str, Any]]) -> int:
     """Write per-row changes with one UPDATE per distinct set of values, not one per row.
 
     Rows of a batch mostly share their new values (status "sent", the same next
     step); the few with values of their own go in one bulk CASE update per field set.
+    Only rows inside `rows` are touched; returns how many were.
     """
     groups: dict[tuple[tuple[str, Any], ...], list[int]] = defaultdict(list)
     for pk, values in changes.items():
         groups[tuple(sorted(values.items()))].append(pk)
     singles: dict[tuple[str, ...], list[models.Model]] = defaultdict(list)
+    updated = 0
     for items, pks in groups.items():
         if len(pks) > 1:
-            model._default_manager.filter(pk__in=pks).update(**dict(items))
+            updated += rows.filter(pk__in=pks).update(**dict(items))
             continue
-        obj = model(pk=pks[0])
+        obj = rows.model(pk=pks[0])
         for name, value in items:
             setattr(obj, name, value)
         singles[tuple(name for name, _value in items)].append(obj)
     for names, objs in singles.items():
-        model._default_manager.bulk_update(objs, list(names))
+        updated += rows.bulk_update(objs, list(names))
+    return updated
 
 
 class Worker:
@@ -277,30 +279,45 @@ class Worker:
 
     # --- phase 1: claim -----------------------------------------------------
     def claim(self, now: datetime) -> list[int]:
-        """Take up to a batch of due enrollments under a lease.
+        """Take up to a batch of due enrollments under a lease, in one statement.
 
-        PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so workers never wait on each
-        other. SQLite: the transaction begins IMMEDIATE (settings), one writer at a time.
+        PostgreSQL: FOR UPDATE SKIP LOCKED, so workers never wait on each other.
+        SQLite: the transaction begins IMMEDIATE (settings), one writer at a time.
+        Either way an expired lease makes a row claimable again.
         """
-        due = (
-            Enrollment.objects.filter(
-                state=EnrollmentState.ACTIVE, next_touch_at__lte=now, chain__is_active=True
-            )
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .order_by("next_touch_at")
+        enrollment = connection.ops.quote_name(Enrollment._meta.db_table)
+        chain = connection.ops.quote_name(Chain._meta.db_table)
+        adapt = connection.ops.adapt_datetimefield_value
+        only_business = "AND e.business_id = %s" if self.business_id is not None else ""
+        skip_locked = (
+            "FOR UPDATE OF e SKIP LOCKED"
+            if connection.features.has_select_for_update_skip_locked
+            else ""
         )
+        sql = f"""
+            UPDATE {enrollment} SET lease_owner = %s, lease_until = %s
+            WHERE id IN (
+                SELECT e.id FROM {enrollment} e JOIN {chain} c ON c.id = e.chain_id
+                WHERE e.state = %s AND e.next_touch_at <= %s AND c.is_active = %s
+                  AND (e.lease_until IS NULL OR e.lease_until < %s) {only_business}
+                ORDER BY e.next_touch_at LIMIT %s {skip_locked}
+            )
+            RETURNING id
+        """
+        params: list[Any] = [
+            self.id,
+            adapt(now + timedelta(seconds=self.config.lease_seconds)),
+            EnrollmentState.ACTIVE,
+            adapt(now),
+            True,
+            adapt(now),
+        ]
         if self.business_id is not None:
-            due = due.filter(business_id=self.business_id)
-        with transaction.atomic():
-            if connection.features.has_select_for_update_skip_locked:
-                due = due.select_for_update(skip_locked=True, of=("self",))
-            ids = list(due.values_list("pk", flat=True)[: self.config.batch_size])
-            if ids:
-                Enrollment.objects.filter(pk__in=ids).update(
-                    lease_owner=self.id,
-                    lease_until=now + timedelta(seconds=self.config.lease_seconds),
-                )
-        return ids
+            params.append(self.business_id)
+        params.append(self.config.batch_size)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
 
     # --- phase 2: decide and write the touches ------------------------------------
     def process(self, ids: Sequence[int], now: datetime) -> None:
@@ -311,12 +328,12 @@ class Worker:
             .select_related("contact")
             .only(*_ENROLLMENT_FIELDS, *(f"contact__{f}" for f in _CONTACT_FIELDS))
         )
-        self._attach_shared(enrollments)
+        self._attach_shared(enrollments, now)
         plans = self.plan(enrollments, now)
         self.deliver(plans)
         self.record(plans, now)
 
-    def _attach_shared(self, enrollments: list[Enrollment]) -> None:
+    def _attach_shared(self, enrollments: list[Enrollment], now: datetime) -> None:
         """Load the few chains, steps, businesses and sellers of a batch once, not per row."""
         chain_ids = {e.chain_id for e in enrollments}
         self._steps = self._load_steps(chain_ids)
@@ -338,6 +355,7 @@ class Worker:
             set_owner(e.contact, owners.get(e.contact.owner_id))  # type: ignore[arg-type]
         # Template views of the business and sellers are shared by the batch's renders.
         self._business_views = {pk: BusinessView(b) for pk, b in businesses.items()}
+        self._today = {pk: now.astimezone(b.zone).date() for pk, b in businesses.items()}
         self._seller_views = {pk: SellerView(u) for pk, u in owners.items()}
         self._no_seller = SellerView(None)
 
@@ -414,7 +432,10 @@ class Worker:
         # The record goes first, with its unique key; only then does anything leave.
         touches = [p.touch for p in plans if p.touch is not None]
         with transaction.atomic():
-            _update_rows(Touch, {t.pk: t.changed_values() for t in touches if t.pk is not None})
+            _update_rows(
+                Touch.objects.all(),
+                {t.pk: t.changed_values() for t in touches if t.pk is not None},
+            )
             self._insert_touches([t for t in touches if t.pk is None])
         for p in plans:
             if p.route is not None and p.touch is not None:
@@ -459,7 +480,7 @@ class Worker:
             seller=self._seller_views.get(contact.owner_id or 0, self._no_seller),
             unsubscribe_url=link,
             preferences_url=link,
-            today=now.astimezone(e.business.zone).date(),
+            today=self._today[e.business_id],
         )
         subject = render(step.subject_template, context)
         body = render(step.body_template, context)
@@ -597,21 +618,18 @@ class Worker:
             enrollment_changes[e.pk] = self._move_on(plan, now)
 
         with transaction.atomic():
-            # A worker that overran its lease has lost the enrollment to another:
-            # its touch results still stand, but it must not move the enrollment.
-            mine = Enrollment.objects.filter(pk__in=list(enrollment_changes), lease_owner=self.id)
-            if connection.features.has_select_for_update:
-                mine = mine.select_for_update()
-            still_mine = set(mine.values_list("pk", flat=True))
-            lost = set(enrollment_changes) - still_mine
-            if lost:
-                log.warning("worker %s: lease lost on %s enrollments", self.id, len(lost))
-            _update_rows(Touch, touch_changes)
+            _update_rows(Touch.objects.all(), touch_changes)
             for state, items in bounced.items():
                 for reason, addresses in _group_by_reason(items).items():
                     set_address_state(addresses, state, reason, now)
-            _update_rows(
-                Enrollment, {pk: v for pk, v in enrollment_changes.items() if pk in still_mine}
+            # A worker that overran its lease has lost the enrollment to another:
+            # its touch results still stand, but it must not move the enrollment.
+            moved = _update_rows(
+                Enrollment.objects.filter(lease_owner=self.id), enrollment_changes
+            )
+        if moved < len(enrollment_changes):
+            log.warning(
+                "worker %s: lease lost on %s enrollments", self.id, len(enrollment_changes) - moved
             )
 
     def _move_on(self, plan: Plan, now: datetime) -> dict[str, Any]:

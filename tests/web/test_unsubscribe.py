@@ -85,3 +85,16 @@ def test_a_forged_link_is_refused_and_records_nothing(client, first_email):
     forged = path.replace("/u/", "/u/x")
     assert client.post(forged, {"scope": "all"}).status_code == 404
     assert commercial_email_state(anna) == ConsentStatus.GRANTED
+
+
+def test_a_token_names_its_contact_and_touch_and_resists_tampering():
+    from django.core import signing
+
+    from kasatka.contacts.unsubscribe import make_token, read_token
+
+    token = make_token(42, "email", "t7-3")
+    data = read_token(token)
+    assert (data.contact_id, data.channel, data.touch_key) == (42, "email", "t7-3")
+    for forged in (token.replace("42.", "43.", 1), token[:-2], "42.email.t7-3", ""):
+        with pytest.raises(signing.BadSignature):
+            read_token(forged)
