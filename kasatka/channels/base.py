@@ -6,12 +6,11 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from kasatka.accounts.models import Business
     from kasatka.chains.models import Step
-    from kasatka.contacts.models import Address, Contact
 
 
 class Outcome(enum.Enum):
@@ -21,6 +20,30 @@ class Outcome(enum.Enum):
     TRANSIENT = "transient"  # not delivered; safe to try again later
     PERMANENT = "permanent"  # not delivered; trying again will not help
     UNKNOWN = "unknown"  # may or may not have reached the provider
+
+
+class AddressLike(Protocol):
+    """An address as the engine carries it: a model row or a light row of the batch."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def is_usable(self) -> bool: ...
+
+
+class ContactLike(Protocol):
+    """What channels read of a contact (a model row or the engine's light row)."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def owner_id(self) -> int | None: ...
 
 
 class DeliveryError(Exception):
@@ -53,8 +76,8 @@ class Outbound:
     touch_id: int
     idempotency_key: str
     business: Business
-    contact: Contact
-    address: Address
+    contact: ContactLike
+    address: AddressLike
     step: Step
     subject: str
     body: str

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kasatka.channels.base import AddressLike
 from kasatka.channels.registry import is_available
 from kasatka.contacts.models import (
     CHANNEL_ADDRESS_KIND,
-    Address,
+    AddressState,
     ConsentStatus,
     Purpose,
 )
@@ -25,7 +26,22 @@ ConsentStates = Mapping[tuple[int, str, str], str]
 @dataclass(frozen=True)
 class Route:
     channel: str
-    address: Address
+    address: AddressLike
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRow:
+    """An address as the batch path reads it: five columns, no model instance."""
+
+    pk: int
+    contact_id: int
+    kind: str
+    value: str
+    state: str
+
+    @property
+    def is_usable(self) -> bool:
+        return self.state in (AddressState.ACTIVE, AddressState.UNVERIFIED)
 
 
 def consent_allows(states: ConsentStates, contact_id: int, channel: str, commercial: bool) -> bool:
@@ -39,7 +55,7 @@ def choose_route(
     channels: Sequence[str],
     commercial: bool,
     contact_id: int,
-    addresses: Iterable[Address],
+    addresses: Iterable[AddressLike],
     consents: ConsentStates,
 ) -> Route | str:
     """The first channel of the step's preference list the contact can be reached on.

@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import FrameType
 from typing import Any, ClassVar
 
@@ -105,6 +105,47 @@ _INSERT_CHUNK = 500
 
 
 @dataclass(slots=True)
+class ContactRow:
+    """A contact as templates and channels read it: the columns of _CONTACT_FIELDS."""
+
+    id: int
+    business_id: int
+    first_name: str
+    last_name: str
+    patronymic: str
+    gender: str
+    company: str
+    birthday: date | None
+    stage: str
+    language: str
+    owner_id: int | None
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+@dataclass(slots=True)
+class EnrollmentRow:
+    """An enrollment as the batch path handles it, with its shared rows attached."""
+
+    id: int
+    business_id: int
+    contact_id: int
+    chain_id: int
+    step_id: int | None
+    enrolled_at: datetime
+    contact: ContactRow = field(init=False)
+    chain: Chain = field(init=False)
+    business: Business = field(init=False)
+    step: Step | None = field(init=False)
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+@dataclass(slots=True)
 class TouchRow:
     """A touch as the batch path handles it: plain values, written with raw SQL."""
 
@@ -145,7 +186,7 @@ class TouchRow:
         return self.id
 
     @classmethod
-    def new(cls, e: Enrollment, step: Step, now: datetime) -> TouchRow:
+    def new(cls, e: EnrollmentRow, step: Step, now: datetime) -> TouchRow:
         return cls(
             id=None, business_id=e.business_id, enrollment_id=e.pk, step_id=step.pk,
             contact_id=e.contact_id, channel="", address_id=None, to="",
@@ -164,11 +205,25 @@ class TouchRow:
         ]
 
 
+class _Adapter:
+    """Adapts datetimes for the database once each: a batch's touches share one `now`."""
+
+    def __init__(self) -> None:
+        self.adapt = connection.ops.adapt_datetimefield_value
+        self.seen: dict[datetime, Any] = {}
+
+    def __call__(self, value: datetime) -> Any:
+        adapted = self.seen.get(value)
+        if adapted is None:
+            adapted = self.seen[value] = self.adapt(value)
+        return adapted
+
+
 @dataclass
 class Plan:
     """What to do with one claimed enrollment; filled in over the phases of a batch."""
 
-    enrollment: Enrollment
+    enrollment: EnrollmentRow
     touch: TouchRow | None = None
     route: rules.Route | None = None
     link: str = ""
@@ -323,18 +378,25 @@ class Worker:
     def process(self, ids: Sequence[int], now: datetime) -> None:
         # Only what the batch path reads: every column left out is one less value
         # to convert per row, and the batch is the engine's hot path.
-        enrollments = list(
-            Enrollment.objects.filter(pk__in=ids, lease_owner=self.id)
-            .select_related("contact")
-            .only(*_ENROLLMENT_FIELDS, *(f"contact__{f}" for f in _CONTACT_FIELDS))
-        )
+        enrollments = [
+            EnrollmentRow(*row)
+            for row in Enrollment.objects.filter(pk__in=ids, lease_owner=self.id).values_list(
+                *_ENROLLMENT_FIELDS
+            )
+        ]
         self._attach_shared(enrollments, now)
         plans = self.plan(enrollments, now)
         self.deliver(plans)
         self.record(plans, now)
 
-    def _attach_shared(self, enrollments: list[Enrollment], now: datetime) -> None:
-        """Load the few chains, steps, businesses and sellers of a batch once, not per row."""
+    def _attach_shared(self, enrollments: list[EnrollmentRow], now: datetime) -> None:
+        """Load contacts, and the few chains, steps, businesses and sellers of a batch once."""
+        contacts = {
+            row[0]: ContactRow(*row)
+            for row in Contact.objects.filter(
+                pk__in={e.contact_id for e in enrollments}
+            ).values_list(*_CONTACT_FIELDS)
+        }
         chain_ids = {e.chain_id for e in enrollments}
         self._steps = self._load_steps(chain_ids)
         steps = {s.pk: s for chain_steps in self._steps.values() for s in chain_steps}
@@ -342,31 +404,28 @@ class Worker:
         businesses = {
             b.pk: b for b in Business.objects.filter(pk__in={e.business_id for e in enrollments})
         }
-        owner_ids = {e.contact.owner_id for e in enrollments} - {None}
+        owner_ids = {c.owner_id for c in contacts.values()} - {None}
         owners = {u.pk: u for u in User.objects.filter(pk__in=owner_ids)} if owner_ids else {}
-        set_chain = Enrollment.chain.field.set_cached_value
-        set_business = Enrollment.business.field.set_cached_value
-        set_step = Enrollment.step.field.set_cached_value
-        set_owner = Contact.owner.field.set_cached_value
         for e in enrollments:
-            set_chain(e, chains[e.chain_id])
-            set_business(e, businesses[e.business_id])
-            set_step(e, steps.get(e.step_id) if e.step_id is not None else None)
-            set_owner(e.contact, owners.get(e.contact.owner_id))  # type: ignore[arg-type]
+            e.contact = contacts[e.contact_id]
+            e.chain = chains[e.chain_id]
+            e.business = businesses[e.business_id]
+            e.step = steps.get(e.step_id) if e.step_id is not None else None
         # Template views of the business and sellers are shared by the batch's renders.
         self._business_views = {pk: BusinessView(b) for pk, b in businesses.items()}
         self._today = {pk: now.astimezone(b.zone).date() for pk, b in businesses.items()}
         self._seller_views = {pk: SellerView(u) for pk, u in owners.items()}
         self._no_seller = SellerView(None)
 
-    def plan(self, enrollments: list[Enrollment], now: datetime) -> list[Plan]:
+    def plan(self, enrollments: list[EnrollmentRow], now: datetime) -> list[Plan]:
         contact_ids = {e.contact_id for e in enrollments}
-        addresses: dict[int, list[Address]] = defaultdict(list)
-        for address in (
+        addresses: dict[int, list[rules.AddressRow]] = defaultdict(list)
+        for row in (
             Address.objects.filter(contact_id__in=contact_ids)
-            .only("id", "contact_id", "kind", "value", "state", "is_primary")
             .order_by("-is_primary", "id")
+            .values_list("id", "contact_id", "kind", "value", "state")
         ):
+            address = rules.AddressRow(*row)
             addresses[address.contact_id].append(address)
         consents = consent_states(contact_ids)
         purchases = self._purchase_times(enrollments)
@@ -449,7 +508,7 @@ class Worker:
         columns = ", ".join(connection.ops.quote_name(c) for c in TouchRow.INSERT_COLUMNS)
         width = len(TouchRow.INSERT_COLUMNS)
         placeholders = "(" + ", ".join(["%s"] * width) + ")"
-        adapt = connection.ops.adapt_datetimefield_value
+        adapt = _Adapter()
         with connection.cursor() as cursor:
             for start in range(0, len(rows), _INSERT_CHUNK):
                 chunk = rows[start : start + _INSERT_CHUNK]
@@ -467,7 +526,7 @@ class Worker:
                     row.id = ids[row.idempotency_key]
 
     def _render(
-        self, e: Enrollment, step: Step, route: rules.Route, touch: TouchRow, now: datetime
+        self, e: EnrollmentRow, step: Step, route: rules.Route, touch: TouchRow, now: datetime
     ) -> tuple[str, str, str]:
         contact = e.contact
         link = ""
@@ -515,14 +574,14 @@ class Worker:
             steps[step.chain_id].append(step)
         return steps
 
-    def _next_step(self, e: Enrollment) -> Step | None:
+    def _next_step(self, e: EnrollmentRow) -> Step | None:
         for step in self._steps.get(e.chain_id, []):
             if e.step is not None and step.position > e.step.position:
                 return step
         return None
 
     def _any_later_route(
-        self, e: Enrollment, current: Step, addresses: list[Address], consents: Any
+        self, e: EnrollmentRow, current: Step, addresses: list[rules.AddressRow], consents: Any
     ) -> bool:
         later = [s for s in self._steps.get(e.chain_id, []) if s.position > current.position]
         return any(
@@ -533,7 +592,7 @@ class Worker:
             for s in later
         )
 
-    def _purchase_times(self, enrollments: list[Enrollment]) -> dict[int, list[datetime]]:
+    def _purchase_times(self, enrollments: list[EnrollmentRow]) -> dict[int, list[datetime]]:
         watched = [e for e in enrollments if e.chain.exit_on_purchase]
         times: dict[int, list[datetime]] = defaultdict(list)
         if watched:
