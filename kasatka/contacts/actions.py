@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from phonenumbers import timezone as phone_timezone
 
 from kasatka.accounts.models import Business, User
+from kasatka.dbutil import ids_in
 from kasatka.engine.clock import now as clock_now
 
 from .models import (
@@ -215,7 +216,7 @@ def consent_states(contact_ids: Iterable[int]) -> dict[tuple[int, str, str], str
     """The current consent status per (contact, channel, purpose): the newest entry wins."""
     states: dict[tuple[int, str, str], str] = {}
     rows = (
-        Consent.objects.filter(contact_id__in=list(contact_ids))
+        ids_in(Consent.objects.all(), "contact_id", contact_ids)
         .order_by("recorded_at", "id")
         .values_list("contact_id", "channel", "purpose", "status")
     )

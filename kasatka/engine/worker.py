@@ -48,6 +48,7 @@ from kasatka.channels.registry import get_channel
 from kasatka.contacts.actions import consent_states, set_address_state
 from kasatka.contacts.models import Address, Channel, Contact
 from kasatka.contacts.unsubscribe import unsubscribe_url
+from kasatka.dbutil import ids_in
 from kasatka.engine.clock import Clock, get_clock
 from kasatka.sales.models import Purchase
 
@@ -247,7 +248,7 @@ def _update_rows(rows: models.QuerySet[Any], changes: dict[int, dict[str, Any]])
     updated = 0
     for items, pks in groups.items():
         if len(pks) > 1:
-            updated += rows.filter(pk__in=pks).update(**dict(items))
+            updated += ids_in(rows, "id", pks).update(**dict(items))
             continue
         obj = rows.model(pk=pks[0])
         for name, value in items:
@@ -380,9 +381,9 @@ class Worker:
         # to convert per row, and the batch is the engine's hot path.
         enrollments = [
             EnrollmentRow(*row)
-            for row in Enrollment.objects.filter(pk__in=ids, lease_owner=self.id).values_list(
-                *_ENROLLMENT_FIELDS
-            )
+            for row in ids_in(
+                Enrollment.objects.filter(lease_owner=self.id), "id", ids
+            ).values_list(*_ENROLLMENT_FIELDS)
         ]
         self._attach_shared(enrollments, now)
         plans = self.plan(enrollments, now)
@@ -393,8 +394,8 @@ class Worker:
         """Load contacts, and the few chains, steps, businesses and sellers of a batch once."""
         contacts = {
             row[0]: ContactRow(*row)
-            for row in Contact.objects.filter(
-                pk__in={e.contact_id for e in enrollments}
+            for row in ids_in(
+                Contact.objects.all(), "id", {e.contact_id for e in enrollments}
             ).values_list(*_CONTACT_FIELDS)
         }
         chain_ids = {e.chain_id for e in enrollments}
@@ -421,7 +422,7 @@ class Worker:
         contact_ids = {e.contact_id for e in enrollments}
         addresses: dict[int, list[rules.AddressRow]] = defaultdict(list)
         for row in (
-            Address.objects.filter(contact_id__in=contact_ids)
+            ids_in(Address.objects.all(), "contact_id", contact_ids)
             .order_by("-is_primary", "id")
             .values_list("id", "contact_id", "kind", "value", "state")
         ):
@@ -597,8 +598,10 @@ class Worker:
         times: dict[int, list[datetime]] = defaultdict(list)
         if watched:
             since = min(e.enrolled_at for e in watched)
-            for contact_id, at in Purchase.objects.filter(
-                contact_id__in={e.contact_id for e in watched}, purchased_at__gte=since
+            for contact_id, at in ids_in(
+                Purchase.objects.filter(purchased_at__gte=since),
+                "contact_id",
+                {e.contact_id for e in watched},
             ).values_list("contact_id", "purchased_at"):
                 times[contact_id].append(at)
         return times
