@@ -624,6 +624,8 @@ def _describe(exc: BaseException) -> str:
 
 def render(source: str, context: dict[str, object]) -> str:
     """The rendered text; any failure of the template is raised as TemplateError."""
+    if "{" not in source:
+        return source  # plain text (a fixed subject): nothing for Jinja to do
     template = _compiled(source)
     token = _budget.set(_Budget())
     try:

@@ -38,6 +38,7 @@ from kasatka.chains.models import (
 from kasatka.chains.templating import (
     BusinessView,
     ContactView,
+    DealView,
     SellerView,
     TemplateError,
     build_context,
@@ -417,6 +418,7 @@ class Worker:
         self._today = {pk: now.astimezone(b.zone).date() for pk, b in businesses.items()}
         self._seller_views = {pk: SellerView(u) for pk, u in owners.items()}
         self._no_seller = SellerView(None)
+        self._no_deal = DealView(None)
 
     def plan(self, enrollments: list[EnrollmentRow], now: datetime) -> list[Plan]:
         contact_ids = {e.contact_id for e in enrollments}
@@ -538,6 +540,7 @@ class Worker:
             ContactView(contact, default_language=business_view.language),
             business=business_view,
             seller=self._seller_views.get(contact.owner_id or 0, self._no_seller),
+            deal=self._no_deal,
             unsubscribe_url=link,
             preferences_url=link,
             today=self._today[e.business_id],

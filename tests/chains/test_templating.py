@@ -449,3 +449,10 @@ def test_arbitrary_sources_fail_only_with_template_error(source: str) -> None:
         rendered(source)
     except TemplateError:
         pass
+
+
+def test_plain_text_renders_as_written_without_the_template_engine() -> None:
+    from kasatka.chains.templating import build_context, render
+
+    text = "Новая коллекция «Тайга» — скидка 10 %\n"
+    assert render(text, build_context(None)) == text
