@@ -450,7 +450,6 @@ class PhaseTimer:
 
 @contextmanager
 def phase_timers() -> Iterator[PhaseTimer]:
-    from django.db.models.query import QuerySet
 
     from kasatka.contacts import names
     from kasatka.engine import worker as worker_module
@@ -464,7 +463,7 @@ def phase_timers() -> Iterator[PhaseTimer]:
     timer.wrap(worker_module, "render", "render")
     timer.wrap(worker_module, "unsubscribe_url", "unsubscribe_url")
     timer.wrap(names, "full_name_in", "declension")
-    timer.wrap(QuerySet, "bulk_create", "bulk_create")
+    timer.wrap(Worker, "_insert_touches", "insert")
     try:
         yield timer
     finally:
@@ -477,16 +476,16 @@ def print_phases(seconds: dict[str, float], total: float, touches: int) -> None:
     rows = [
         ("claim (select due + lease update)", s["claim"]),
         ("load enrollments (+ shared rows)", load),
-        ("plan: related loads, routes, Touch()", s["plan"] - s["_render"] - s["bulk_create"]),
+        ("plan: loads, routes, touch rows", s["plan"] - s["_render"] - s["insert"]),
         ("  render: unsubscribe link (signing)", s["unsubscribe_url"]),
         ("  render: build_context (views)", s["build_context"]),
         ("  render: Jinja, excl. declension", s["render"] - s["declension"]),
         ("  render: declension (petrovich)", s["declension"]),
-        ("  render: Outbound, override(), rest", s["_render"] - s["unsubscribe_url"]
+        ("  render: context and views, rest", s["_render"] - s["unsubscribe_url"]
          - s["build_context"] - s["render"]),
-        ("plan: bulk_create touches", s["bulk_create"]),
+        ("plan: INSERT … RETURNING touches", s["insert"]),
         ("deliver (null channel)", s["deliver"]),
-        ("record (lease check + bulk updates)", s["record"]),
+        ("record (grouped updates, lease-guarded)", s["record"]),
         ("loop, stats, rest", total - s["claim"] - s["process"]),
     ]
     print(f"\nWhere the time goes (phase timers, no profiler): {total:.2f} s for {touches} touches")
@@ -502,7 +501,6 @@ def _key(function: Callable[..., Any]) -> tuple[str, int, str]:
 
 def print_profile_summary(stats: pstats.Stats) -> None:
     from django.db.models import Model
-    from django.db.models.query import QuerySet
 
     from kasatka.chains import templating
     from kasatka.contacts import names
@@ -529,7 +527,7 @@ def print_profile_summary(stats: pstats.Stats) -> None:
         ("    templating.build_context", cumulative(templating.build_context)),
         ("    templating.render (Jinja)", cumulative(templating.render)),
         ("      names.full_name_in (petrovich)", cumulative(names.full_name_in)),
-        ("  QuerySet.bulk_create", cumulative(QuerySet.bulk_create)),
+        ("  Worker._insert_touches", cumulative(Worker._insert_touches)),
         ("Worker.deliver", cumulative(Worker.deliver)),
         ("Worker.record", cumulative(Worker.record)),
         ("Model.__init__ (all ORM instances)", cumulative(Model.__init__)),
