@@ -104,6 +104,9 @@ class BaseChannel:
     # True when the provider dedupes by our idempotency key, so an interrupted
     # send may be repeated safely; otherwise an interrupted touch becomes "unknown".
     idempotent: ClassVar[bool] = False
+    # False when the provider's id is derived from our key (an e-mail's Message-ID):
+    # not storing it lets a batch's results share one UPDATE.
+    records_provider_id: ClassVar[bool] = True
 
     def open(self) -> None:
         """Prepare for a batch (open a connection); errors surface in deliver."""

@@ -45,7 +45,7 @@ from kasatka.chains.templating import (
     render,
 )
 from kasatka.channels.base import Outbound, Outcome, Result
-from kasatka.channels.registry import get_channel
+from kasatka.channels.registry import CHANNELS, get_channel
 from kasatka.contacts.actions import consent_states, set_address_state
 from kasatka.contacts.models import Address, Channel, Contact
 from kasatka.contacts.unsubscribe import unsubscribe_url
@@ -567,8 +567,6 @@ class Worker:
         )
 
     def _idempotent(self, channel_code: str) -> bool:
-        from kasatka.channels.registry import CHANNELS
-
         cls = CHANNELS.get(channel_code)
         return cls is not None and cls.idempotent
 
@@ -648,7 +646,8 @@ class Worker:
                 change: dict[str, Any] = {"updated_at": now}
                 if result.outcome is Outcome.SENT:
                     change.update(status=TouchStatus.SENT, sent_at=now, error="")
-                    if result.provider_message_id and touch.channel not in ("email", "call"):
+                    channel = CHANNELS.get(touch.channel)
+                    if result.provider_message_id and channel and channel.records_provider_id:
                         change["provider_message_id"] = result.provider_message_id
                 elif result.outcome is Outcome.UNKNOWN:
                     change.update(status=TouchStatus.UNKNOWN, error=result.error)

@@ -16,6 +16,7 @@ class CallChannel(BaseChannel):
     # The task is written in our own database under the touch's unique key:
     # repeating an interrupted batch cannot create a second task.
     idempotent = True
+    records_provider_id = False  # the task is found by its touch
 
     def deliver_batch(
         self, messages: Sequence[Outbound], should_stop: Callable[[], bool]

@@ -33,6 +33,7 @@ class EmailChannel(BaseChannel):
     code = "email"
     address_kind = AddressKind.EMAIL
     idempotent = False  # SMTP has no idempotency key: an interrupted send is "unknown"
+    records_provider_id = False  # the Message-ID is message_id_for(key)
 
     def __init__(self) -> None:
         self.connection: BaseEmailBackend | None = None
