@@ -96,7 +96,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 # SQLite by default (one file under var/), PostgreSQL through DATABASE_URL.
-DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kasatka.sqlite3'}")
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'kasatka.sqlite3'}"
 _db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_MAX_AGE"] = 0

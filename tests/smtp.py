@@ -34,10 +34,16 @@ class Received:
 class Handler:
     """Accepts everything but the addresses told to bounce; may be slowed down."""
 
-    def __init__(self, received: Received, reject: dict[str, str], delay: float) -> None:
+    def __init__(self, received: Received, reject: dict[str, str], delay: float,
+                 hold_after: int | None) -> None:
         self.received = received
         self.reject = reject
         self.delay = delay
+        # After this many messages the next one is kept waiting for its "250":
+        # the sender is then certainly between handing over and hearing back.
+        self.hold_after = hold_after
+        self.holding = threading.Event()
+        self.release = threading.Event()
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: Any) -> str:
@@ -52,24 +58,28 @@ class Handler:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self.received.lock:
             self.received.messages.append(message)  # type: ignore[arg-type]
+            count = len(self.received.messages)
+        if self.hold_after is not None and count == self.hold_after + 1:
+            self.holding.set()
+            self.release.wait(timeout=120)
         return "250 Message accepted"
 
 
 class SMTPServer:
     def __init__(self, port: int | None = None, reject: dict[str, str] | None = None,
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, hold_after: int | None = None) -> None:
         self.port = port or free_port()
         self.received = Received()
         self.reject = reject or {}
-        self.controller = Controller(
-            Handler(self.received, self.reject, delay), hostname="127.0.0.1", port=self.port
-        )
+        self.handler = Handler(self.received, self.reject, delay, hold_after)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> SMTPServer:
         self.controller.start()
         return self
 
     def stop(self) -> None:
+        self.handler.release.set()
         self.controller.stop()
 
     @property
