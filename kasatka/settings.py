@@ -41,6 +41,9 @@ ALLOWED_HOSTS = [
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("KASATKA_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
+# Encrypts provider secrets at rest; defaults to the secret key. Changing it makes the
+# stored secrets unreadable (they must be entered again).
+KASATKA_ENCRYPTION_KEY = os.environ.get("KASATKA_ENCRYPTION_KEY", "")
 # Absolute base of links that leave the site (unsubscribe links in e-mails).
 KASATKA_BASE_URL = os.environ.get("KASATKA_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
