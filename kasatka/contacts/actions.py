@@ -21,7 +21,6 @@ from kasatka.engine.clock import now as clock_now
 from .models import (
     Address,
     AddressKind,
-    AddressState,
     Consent,
     ConsentBasis,
     ConsentStatus,
@@ -160,21 +159,6 @@ def create_contact(
     return contact
 
 
-def add_address(contact: Contact, kind: str, value: str) -> Address:
-    """Add a phone, e-mail or other address to a contact, normalised and validated."""
-    if kind == AddressKind.PHONE:
-        value = normalise_phone(value, contact.business.country)
-    elif kind == AddressKind.EMAIL:
-        value = normalise_email(value)
-    elif not value.strip():
-        raise ValidationError(_("The address is empty."), code="empty")
-    address, _created = Address.objects.get_or_create(
-        business_id=contact.business_id, contact=contact, kind=kind, value=value.strip(),
-        defaults={"created_at": clock_now()},
-    )
-    return address
-
-
 def record_consent(
     contact: Contact,
     channel: str,
@@ -236,16 +220,3 @@ def set_address_state(
     }
     return Address.objects.filter(pk__in=address_ids).update(**fields)
 
-
-__all__ = [
-    "AddressState",
-    "ConsentGrant",
-    "add_address",
-    "consent_states",
-    "create_contact",
-    "normalise_email",
-    "normalise_phone",
-    "record_consent",
-    "set_address_state",
-    "withdraw_consent",
-]

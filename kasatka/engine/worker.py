@@ -296,13 +296,11 @@ class Worker:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def run(self, once: bool = False, max_batches: int | None = None) -> Stats:
+    def run(self, once: bool = False) -> Stats:
         """Work until stopped; with `once`, until nothing is due (for cron)."""
         log.info("worker %s started (batch %s)", self.id, self.config.batch_size)
         failures = 0
         while not self.stopping:
-            if max_batches is not None and self.stats.batches >= max_batches:
-                break
             try:
                 done = self.run_batch()
             except (OperationalError, InterfaceError):
@@ -438,6 +436,7 @@ class Worker:
                 idempotency_key__in=[Touch.key_for(e.pk, e.step_id or 0) for e in enrollments]
             ).values(*TouchRow.FIELDS)
         }
+        as_loaded = {t.pk: t.changed_values() for t in existing.values()}
 
         plans: list[Plan] = []
         for e in enrollments:
@@ -494,10 +493,12 @@ class Worker:
         # The record goes first, with its unique key; only then does anything leave.
         touches = [p.touch for p in plans if p.touch is not None]
         with transaction.atomic():
-            _update_rows(
-                Touch.objects.all(),
-                {t.pk: t.changed_values() for t in touches if t.pk is not None},
-            )
+            # Existing touches (a retry, an interrupted send) are written only if changed.
+            _update_rows(Touch.objects.all(), {
+                t.pk: values
+                for t in touches
+                if t.pk is not None and (values := t.changed_values()) != as_loaded[t.pk]
+            })
             self._insert_touches([t for t in touches if t.pk is None])
         for p in plans:
             if p.route is not None and p.touch is not None:
@@ -730,14 +731,8 @@ def _group_by_reason(items: list[tuple[int, str]]) -> dict[str, list[int]]:
     return grouped
 
 
-def run_worker(
-    once: bool = False,
-    config: EngineConfig | None = None,
-    on_start: Callable[[Worker], None] | None = None,
-) -> Stats:
+def run_worker(once: bool = False, config: EngineConfig | None = None) -> Stats:
     """The `kasatka worker` command: a worker with signal handling."""
     worker = Worker(config)
     worker.install_signal_handlers()
-    if on_start is not None:
-        on_start(worker)
     return worker.run(once=once)
