@@ -161,6 +161,20 @@ DEFAULT_FROM_EMAIL = os.environ.get("KASATKA_FROM_EMAIL", "kasatka@localhost")
 # The domain of Message-IDs: <idempotency-key@KASATKA_MESSAGE_ID_DOMAIN>.
 KASATKA_MESSAGE_ID_DOMAIN = os.environ.get("KASATKA_MESSAGE_ID_DOMAIN", "kasatka.local")
 
+# --- Channels ------------------------------------------------------------------
+# Seconds to wait for a provider's answer; a lost answer makes a touch "unknown"
+# unless the provider dedupes by our key.
+KASATKA_HTTP_TIMEOUT = float(os.environ.get("KASATKA_HTTP_TIMEOUT", "10"))
+# Messages per second per channel, for all businesses and workers together (on top of
+# each provider account's own limit), e.g. {"sms": 50}.
+KASATKA_CHANNEL_RATES: dict[str, float] = {}
+# Replies that withdraw consent for the channel they came on (compared case-blind,
+# without punctuation).
+KASATKA_STOP_WORDS = ["stop", "стоп", "/stop", "unsubscribe", "отписаться", "отписка"]
+
+# The default of each new business's "printed letters from age" (METHOD.md §2: 50+).
+KASATKA_PAPER_FROM_AGE = env_int("KASATKA_PAPER_FROM_AGE", 50)
+
 # --- The touch engine ------------------------------------------------------
 KASATKA_ENGINE = {
     # Enrollments claimed per batch and how long a claim is held before

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from kasatka.channels import views as channel_views
 from kasatka.web import public
 
 urlpatterns = [
@@ -12,5 +13,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
+    path("hooks/<int:account_id>/<str:key>/", channel_views.webhook, name="channel_hook"),
     path("", include("kasatka.web.urls")),
 ]

@@ -21,6 +21,13 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
 
 
+def default_paper_age() -> int:
+    """KASATKA_PAPER_FROM_AGE: the age from which the method sends paper (default 50)."""
+    from django.conf import settings
+
+    return int(settings.KASATKA_PAPER_FROM_AGE)
+
+
 class Business(models.Model):
     """A tenant: one shop, studio or company with its own contacts and chains."""
 
@@ -37,6 +44,16 @@ class Business(models.Model):
     email = models.EmailField(_("e-mail"), blank=True)
     website = models.URLField(_("website"), blank=True)
     postal_address = models.CharField(_("postal address"), max_length=300, blank=True)
+    paper_from_age = models.PositiveSmallIntegerField(
+        _("printed letters from age"),
+        null=True,
+        blank=True,
+        default=default_paper_age,
+        help_text=_(
+            "Contacts of this age or older get a printed letter where a step allows one "
+            "(the method: 50+); empty: never prefer paper"
+        ),
+    )
     email_from_name = models.CharField(_("sender name"), max_length=100, blank=True)
     email_from_address = models.EmailField(
         _("sender e-mail"), blank=True, help_text=_("Empty: the server's default sender")

@@ -69,6 +69,30 @@ def validate_channel_list(value: Any) -> None:
         raise ValidationError(_("A channel is listed twice."))
 
 
+def validate_step_options(value: Any) -> None:
+    """Buttons ({"text", and "url" or "reply"}) and per-channel settings of a step."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("Options must be a JSON object."))
+    buttons = value.get("buttons", [])
+    if not isinstance(buttons, list):
+        raise ValidationError(_("Buttons must be a list."))
+    for button in buttons:
+        if (
+            not isinstance(button, dict)
+            or not str(button.get("text") or "").strip()
+            or ("url" in button) == ("reply" in button)
+        ):
+            raise ValidationError(
+                _('Each button needs a "text" and either a "url" or a "reply": %(button)s'),
+                params={"button": button},
+            )
+    whatsapp = value.get("whatsapp", {})
+    if not isinstance(whatsapp, dict) or (
+        "template" in whatsapp and not str(whatsapp["template"]).strip()
+    ):
+        raise ValidationError(_('"whatsapp" must be an object with a "template" name.'))
+
+
 class Step(models.Model):
     """One touch of a chain: when, through which channels, why, and what it says."""
 
@@ -97,6 +121,16 @@ class Step(models.Model):
         help_text=_("What is new for the client: a touch without a reason is spam"),
     )
     subject_template = models.CharField(_("subject"), max_length=300, blank=True)
+    options = models.JSONField(
+        _("channel options"),
+        default=dict,
+        blank=True,
+        validators=[validate_step_options],
+        help_text=_(
+            'Buttons for messengers and per-channel settings, e.g. {"buttons": [{"text": '
+            '"Yes", "reply": "yes"}], "whatsapp": {"template": "reminder", "language": "ru"}}'
+        ),
+    )
     body_template = models.TextField(
         _("text"), help_text=_("The message, or the call script for a call")
     )
@@ -248,6 +282,10 @@ class Touch(BusinessScoped):
     provider_message_id = models.CharField(_("provider message id"), max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     error = models.TextField(_("error"), blank=True)
+    route_note = models.CharField(
+        _("channels skipped"), max_length=500, blank=True,
+        help_text=_("Why the channels the step prefers to this one were not used"),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
@@ -258,6 +296,12 @@ class Touch(BusinessScoped):
         indexes = [
             models.Index(fields=["contact", "created_at"]),
             models.Index(fields=["business", "status"]),
+            # Status webhooks find the touch by the provider's message id.
+            models.Index(
+                fields=["channel", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="touch_provider_id",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -190,6 +190,7 @@ class ConsentBasis(models.TextChoices):
     UNSUBSCRIBE = "unsubscribe", _("unsubscribe link")
     ONE_CLICK = "one_click", _("one-click unsubscribe (RFC 8058)")
     REPLY = "reply", _("reply of the contact")
+    MESSENGER = "messenger", _("subscribed through the messenger link")
     STAFF = "staff", _("changed by staff")
 
 

@@ -7,15 +7,15 @@ the UI translates the statuses, which are what a user acts on.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from kasatka.channels.base import AddressLike
-from kasatka.channels.registry import is_available
 from kasatka.contacts.models import (
     CHANNEL_ADDRESS_KIND,
     AddressState,
+    Channel,
     ConsentStatus,
     Purpose,
 )
@@ -27,6 +27,8 @@ ConsentStates = Mapping[tuple[int, str, str], str]
 class Route:
     channel: str
     address: AddressLike
+    # Why the channels preferred to this one were passed over ("telegram: no usable address").
+    skipped: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +53,40 @@ def consent_allows(states: ConsentStates, contact_id: int, channel: str, commerc
     return states.get((contact_id, channel, Purpose.INFORMATIONAL)) != ConsentStatus.WITHDRAWN
 
 
+def age_on(birthday: date | None, today: date) -> int | None:
+    if birthday is None:
+        return None
+    before_birthday = (today.month, today.day) < (birthday.month, birthday.day)
+    return today.year - birthday.year - before_birthday
+
+
+def prefers_paper(birthday: date | None, today: date, paper_from_age: int | None) -> bool:
+    """The method's rule: contacts of a certain age (default 50) read paper (METHOD.md §2)."""
+    age = age_on(birthday, today)
+    return paper_from_age is not None and age is not None and age >= paper_from_age
+
+
 def choose_route(
     channels: Sequence[str],
     commercial: bool,
     contact_id: int,
     addresses: Iterable[AddressLike],
     consents: ConsentStates,
+    available: Container[str],
+    prefer_paper: bool = False,
 ) -> Route | str:
     """The first channel of the step's preference list the contact can be reached on.
 
-    Returns the route, or the reason why none can be used.
+    With `prefer_paper`, a printed letter goes first when the step allows one.
+    Returns the route (with why the channels before it were skipped), or the reasons
+    why none can be used.
     """
     addresses = list(addresses)
+    if prefer_paper and Channel.LETTER in channels:
+        channels = [Channel.LETTER, *(c for c in channels if c != Channel.LETTER)]
     reasons: list[str] = []
     for channel in channels:
-        if not is_available(channel):
+        if channel not in available:
             reasons.append(f"{channel}: not set up")
             continue
         kind = CHANNEL_ADDRESS_KIND[channel]
@@ -76,7 +97,7 @@ def choose_route(
         if not consent_allows(consents, contact_id, channel, commercial):
             reasons.append(f"{channel}: no consent")
             continue
-        return Route(channel, usable[0])
+        return Route(channel, usable[0], "; ".join(reasons))
     return "; ".join(reasons)
 
 

@@ -45,7 +45,12 @@ from kasatka.chains.templating import (
     render,
 )
 from kasatka.channels.base import Outbound, Outcome, Result
-from kasatka.channels.registry import CHANNELS, get_channel
+from kasatka.channels.registry import (
+    active_accounts,
+    available_channels,
+    channel_class,
+    get_channel,
+)
 from kasatka.contacts.actions import consent_states, set_address_state
 from kasatka.contacts.models import Address, Channel, Contact
 from kasatka.contacts.unsubscribe import unsubscribe_url
@@ -154,13 +159,14 @@ class TouchRow:
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "business_id", "enrollment_id", "step_id", "contact_id", "channel",
         "address_id", "to", "is_commercial", "subject", "body", "status", "idempotency_key",
-        "provider_message_id", "attempts", "error", "created_at", "sent_at", "updated_at",
+        "provider_message_id", "attempts", "error", "route_note", "created_at", "sent_at",
+        "updated_at",
     )
     INSERT_COLUMNS: ClassVar[tuple[str, ...]] = FIELDS[1:]
     # What planning may change on a touch that already exists (a retry, an interrupted one).
     MUTABLE: ClassVar[tuple[str, ...]] = (
         "status", "error", "channel", "address_id", "to", "subject", "body", "attempts",
-        "updated_at",
+        "route_note", "updated_at",
     )
 
     id: int | None
@@ -179,6 +185,7 @@ class TouchRow:
     provider_message_id: str
     attempts: int
     error: str
+    route_note: str
     created_at: datetime
     sent_at: datetime | None
     updated_at: datetime
@@ -194,7 +201,7 @@ class TouchRow:
             contact_id=e.contact_id, channel="", address_id=None, to="",
             is_commercial=step.is_commercial, subject="", body="", status=TouchStatus.QUEUED,
             idempotency_key=Touch.key_for(e.pk, step.pk), provider_message_id="", attempts=0,
-            error="", created_at=now, sent_at=None, updated_at=now,
+            error="", route_note="", created_at=now, sent_at=None, updated_at=now,
         )
 
     def changed_values(self) -> dict[str, Any]:
@@ -404,6 +411,10 @@ class Worker:
         businesses = {
             b.pk: b for b in Business.objects.filter(pk__in={e.business_id for e in enrollments})
         }
+        # Provider accounts (SMS gateway, bots) decide which channels each business has.
+        self._accounts = active_accounts(businesses)
+        self._available = {pk: available_channels(pk, self._accounts) for pk in businesses}
+        self._paper_age = {pk: b.paper_from_age for pk, b in businesses.items()}
         owner_ids = {c.owner_id for c in contacts.values()} - {None}
         owners = {u.pk: u for u in User.objects.filter(pk__in=owner_ids)} if owner_ids else {}
         for e in enrollments:
@@ -454,7 +465,7 @@ class Worker:
             touch = existing.get(Touch.key_for(e.pk, step.pk))
             if touch is not None:
                 plan.touch = touch
-                if touch.status == TouchStatus.SENDING and not self._idempotent(touch.channel):
+                if touch.status == TouchStatus.SENDING and not self._idempotent(e, touch.channel):
                     # Interrupted between handing over and hearing back: it may have
                     # gone out. Never resend blindly; show it as unknown.
                     touch.status = TouchStatus.UNKNOWN
@@ -466,9 +477,7 @@ class Worker:
                     continue  # already settled; only the enrollment has to move on
             else:
                 touch = plan.touch = TouchRow.new(e, step, now)
-            route = rules.choose_route(
-                step.channels, step.is_commercial, e.contact_id, addresses[e.contact_id], consents
-            )
+            route = self._route(e, step, addresses[e.contact_id], consents)
             if isinstance(route, str):
                 touch.status = TouchStatus.SKIPPED
                 touch.error = route
@@ -476,6 +485,7 @@ class Worker:
                     plan.exit_reason = f"cannot be reached any more: {route}"
                 continue
             touch.channel = route.channel
+            touch.route_note = route.skipped
             touch.address_id = route.address.pk
             touch.to = route.address.value
             touch.updated_at = now
@@ -567,9 +577,23 @@ class Worker:
             now=now,
         )
 
-    def _idempotent(self, channel_code: str) -> bool:
-        cls = CHANNELS.get(channel_code)
+    def _channel_class(self, business_id: int, code: str) -> Any:
+        return channel_class(code, self._accounts.get((business_id, code)))
+
+    def _idempotent(self, e: EnrollmentRow, code: str) -> bool:
+        cls = self._channel_class(e.business_id, code)
         return cls is not None and cls.idempotent
+
+    def _route(
+        self, e: EnrollmentRow, step: Step, addresses: list[rules.AddressRow], consents: Any
+    ) -> rules.Route | str:
+        return rules.choose_route(
+            step.channels, step.is_commercial, e.contact_id, addresses, consents,
+            available=self._available[e.business_id],
+            prefer_paper=rules.prefers_paper(
+                e.contact.birthday, self._today[e.business_id], self._paper_age[e.business_id]
+            ),
+        )
 
     def _load_steps(self, chain_ids: Iterable[int]) -> dict[int, list[Step]]:
         steps: dict[int, list[Step]] = defaultdict(list)
@@ -588,11 +612,7 @@ class Worker:
     ) -> bool:
         later = [s for s in self._steps.get(e.chain_id, []) if s.position > current.position]
         return any(
-            isinstance(
-                rules.choose_route(s.channels, s.is_commercial, e.contact_id, addresses, consents),
-                rules.Route,
-            )
-            for s in later
+            isinstance(self._route(e, s, addresses, consents), rules.Route) for s in later
         )
 
     def _purchase_times(self, enrollments: list[EnrollmentRow]) -> dict[int, list[datetime]]:
@@ -610,12 +630,14 @@ class Worker:
 
     # --- phase 3: deliver -------------------------------------------------------
     def deliver(self, plans: list[Plan]) -> None:
-        by_channel: dict[str, list[Plan]] = defaultdict(list)
+        # One channel object per channel and business: each business has its own
+        # provider account (SMS gateway, bot token).
+        by_channel: dict[tuple[str, int], list[Plan]] = defaultdict(list)
         for plan in plans:
             if plan.outbound is not None and plan.touch is not None:
-                by_channel[plan.touch.channel].append(plan)
-        for code, group in by_channel.items():
-            channel = get_channel(code)
+                by_channel[plan.touch.channel, plan.enrollment.business_id].append(plan)
+        for (code, business_id), group in by_channel.items():
+            channel = get_channel(code, self._accounts.get((business_id, code)))
             channel.open()
             try:
                 results = channel.deliver_batch(
@@ -647,7 +669,7 @@ class Worker:
                 change: dict[str, Any] = {"updated_at": now}
                 if result.outcome is Outcome.SENT:
                     change.update(status=TouchStatus.SENT, sent_at=now, error="")
-                    channel = CHANNELS.get(touch.channel)
+                    channel = self._channel_class(e.business_id, touch.channel)
                     if result.provider_message_id and channel and channel.records_provider_id:
                         change["provider_message_id"] = result.provider_message_id
                 elif result.outcome is Outcome.UNKNOWN:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 from email.utils import formataddr
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -35,7 +36,8 @@ class EmailChannel(BaseChannel):
     idempotent = False  # SMTP has no idempotency key: an interrupted send is "unknown"
     records_provider_id = False  # the Message-ID is message_id_for(key)
 
-    def __init__(self) -> None:
+    def __init__(self, account: Any = None) -> None:
+        super().__init__(account)
         self.connection: BaseEmailBackend | None = None
         self.open_error: DeliveryError | None = None
 

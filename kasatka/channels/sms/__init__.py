@@ -1,0 +1,1 @@
+"""SMS through Russian gateways (SMS.ru, SMSC.ru) and Twilio."""
