@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "kasatka.chains",
     "kasatka.channels",
     "kasatka.channels.call",
+    "kasatka.channels.letter",
+    "kasatka.channels.telegram",
     "kasatka.engine",
     "kasatka.web",
 ]
@@ -113,8 +115,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     # Tests use a file, not memory, so that worker processes started by a test
-    # see the same database.
-    _db["TEST"] = {"NAME": str(VAR_DIR / "test-kasatka.sqlite3")}
+    # see the same database; one per test run, so that two runs at once never clash.
+    _db["TEST"] = {"NAME": str(VAR_DIR / f"test-kasatka-{os.getpid()}.sqlite3")}
+else:
+    _db["TEST"] = {"NAME": f"test_{_db.get('NAME') or 'kasatka'}_{os.getpid()}"}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -172,6 +176,11 @@ KASATKA_CHANNEL_RATES: dict[str, float] = {}
 # without punctuation).
 KASATKA_STOP_WORDS = ["stop", "стоп", "/stop", "unsubscribe", "отписаться", "отписка"]
 
+# Call tasks: how often a number that does not answer is tried, and how far apart.
+KASATKA_CALLS = {
+    "NO_ANSWER_ATTEMPTS": env_int("KASATKA_CALL_NO_ANSWER_ATTEMPTS", 3),
+    "NO_ANSWER_RETRY_HOURS": env_int("KASATKA_CALL_NO_ANSWER_RETRY_HOURS", 24),
+}
 # The default of each new business's "printed letters from age" (METHOD.md §2: 50+).
 KASATKA_PAPER_FROM_AGE = env_int("KASATKA_PAPER_FROM_AGE", 50)
 

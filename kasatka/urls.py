@@ -14,5 +14,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
     path("hooks/<int:account_id>/<str:key>/", channel_views.webhook, name="channel_hook"),
+    path("letters/", include("kasatka.channels.letter.urls")),
     path("", include("kasatka.web.urls")),
 ]

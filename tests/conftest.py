@@ -24,6 +24,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: object) -> None:
+    """The personas' passwords hashed cheaply: PBKDF2 costs about a second per user, and
+    no test is about the hash itself."""
+    settings.PASSWORD_HASHERS = [  # type: ignore[attr-defined]
+        "django.contrib.auth.hashers.MD5PasswordHasher"
+    ]
+
+
 @pytest.fixture
 def clock() -> Iterator[ManualClock]:
     """The engine's clock, stopped at a Monday morning; tests move it by hand."""

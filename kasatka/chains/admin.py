@@ -1,6 +1,9 @@
 """Admin for chains and steps (templates checked on save), enrollments and touches."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from kasatka.channels.sms.preview import step_display
 
 from .models import Chain, Enrollment, Step, Touch
 
@@ -14,7 +17,16 @@ class StepInline(admin.StackedInline[Step, Chain]):
         "reason",
         "subject_template",
         "body_template",
+        "sms",
     )
+    readonly_fields = ("sms",)
+
+    @admin.display(description=_("SMS"))
+    def sms(self, step: Step) -> str:
+        """Encoding, length, number of messages and sender, seen before anything is sent."""
+        if step.pk is None:
+            return "—"
+        return step_display(step)
 
 
 @admin.register(Chain)

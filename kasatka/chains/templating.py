@@ -63,6 +63,8 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
     "deal": frozenset("title amount".split()),
     "unsubscribe_url": frozenset(),
     "preferences_url": frozenset(),
+    # The contact's personal link to the business's Telegram bot; empty without a bot.
+    "telegram_link": frozenset(),
     "today": _DATE_FIELDS,
 }
 
@@ -321,6 +323,9 @@ def build_context(
     deal = extra.pop("deal", None)
     today = extra.pop("today", None)
     context: dict[str, object] = dict(extra)
+    # Empty unless the caller knows the business's bot (the engine does): a preview of a
+    # template that offers the link renders rather than fails.
+    context.setdefault("telegram_link", "")
     context.update(
         contact=contact_view,
         business=business_view,
@@ -800,6 +805,7 @@ def _sample_contexts() -> list[tuple[str, dict[str, object]]]:
     urls = {
         "unsubscribe_url": "https://example.com/unsubscribe/sample",
         "preferences_url": "https://example.com/preferences/sample",
+        "telegram_link": "https://t.me/sample_bot?start=1-1_sample",
     }
     full = build_context(
         {
@@ -828,7 +834,7 @@ def _sample_contexts() -> list[tuple[str, dict[str, object]]]:
         **urls,
     )
     # Real contacts often lack a patronymic, a birthday or even a name.
-    sparse = build_context({}, **urls)
+    sparse = build_context({}, **{**urls, "telegram_link": ""})  # a business without a bot
     return [("", full), (" (for a contact with empty fields and no deal)", sparse)]
 
 

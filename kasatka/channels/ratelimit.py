@@ -79,8 +79,16 @@ class Limiter:
         return start
 
     def wait(self, remaining: int, budget_until: float) -> bool:
-        """Wait for the next slot; False when it lies past the budget or a stop came."""
+        """Wait for the next slot; False when it lies past the budget or a stop came.
+
+        A slot the worker came too late for (a slow answer, a pause) is given up, not
+        used in a burst: sending late ones back to back would crowd another worker's
+        slots into the same second.
+        """
+        tolerance = min(1 / rate for _key, rate in self.limits)
         slot = self.next_slot(remaining)
+        while self.clock() - slot > tolerance:
+            slot = self.next_slot(remaining)
         if slot > budget_until:
             return False
         while (delay := slot - self.clock()) > 0:

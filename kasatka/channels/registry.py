@@ -7,19 +7,33 @@ from collections.abc import Iterable
 from kasatka.channels.base import BaseChannel
 from kasatka.channels.call.channel import CallChannel
 from kasatka.channels.email.channel import EmailChannel
+from kasatka.channels.letter.channel import LetterChannel
 from kasatka.channels.models import ProviderAccount
+from kasatka.channels.sms.smsc import SmscChannel
 from kasatka.channels.sms.smsru import SmsRuChannel
+from kasatka.channels.sms.twilio import TwilioChannel
+from kasatka.channels.telegram.channel import TelegramChannel
+from kasatka.channels.viber.bot import ViberChannel
+from kasatka.channels.vk.community import VkChannel
+from kasatka.channels.whatsapp.cloud import WhatsAppChannel
 
 # Channels that need no provider account: they work as soon as Kasatka runs.
 CHANNELS: dict[str, type[BaseChannel]] = {
     EmailChannel.code: EmailChannel,
     CallChannel.code: CallChannel,
+    LetterChannel.code: LetterChannel,
 }
 
 # Channels spoken through a provider, by provider code; each class's `code` names
 # its channel. A business uses one when it has an active ProviderAccount for it.
 PROVIDERS: dict[str, type[BaseChannel]] = {
     SmsRuChannel.provider: SmsRuChannel,
+    TelegramChannel.provider: TelegramChannel,
+    SmscChannel.provider: SmscChannel,
+    TwilioChannel.provider: TwilioChannel,
+    WhatsAppChannel.provider: WhatsAppChannel,
+    ViberChannel.provider: ViberChannel,
+    VkChannel.provider: VkChannel,
 }
 
 Accounts = dict[tuple[int, str], ProviderAccount]

@@ -51,8 +51,9 @@ from kasatka.channels.registry import (
     channel_class,
     get_channel,
 )
+from kasatka.channels.telegram.bot import deep_link
 from kasatka.contacts.actions import consent_states, set_address_state
-from kasatka.contacts.models import Address, Channel, Contact
+from kasatka.contacts.models import Address, AddressState, Channel, Contact
 from kasatka.contacts.unsubscribe import unsubscribe_url
 from kasatka.dbutil import ids_in
 from kasatka.engine.clock import Clock, get_clock
@@ -547,6 +548,8 @@ class Worker:
         if route.channel == Channel.EMAIL:
             link = unsubscribe_url(contact.pk, route.channel, touch.idempotency_key)
         business_view = self._business_views[e.business_id]
+        # The contact's personal link to the business's bot ({{ telegram_link }}).
+        bot = self._accounts.get((e.business_id, Channel.TELEGRAM))
         context = build_context(
             ContactView(contact, default_language=business_view.language),
             business=business_view,
@@ -554,6 +557,7 @@ class Worker:
             deal=self._no_deal,
             unsubscribe_url=link,
             preferences_url=link,
+            telegram_link=deep_link(bot, contact.pk),
             today=self._today[e.business_id],
         )
         subject = render(step.subject_template, context)
@@ -660,7 +664,11 @@ class Worker:
             if plan.untried:
                 # Stopped before its turn: nothing left us, so it goes back as it was.
                 assert touch is not None and touch.pk is not None
-                touch_changes[touch.pk] = {"status": TouchStatus.QUEUED, "updated_at": now}
+                # Not an attempt: it must not count towards giving up.
+                touch_changes[touch.pk] = {
+                    "status": TouchStatus.QUEUED, "attempts": max(touch.attempts - 1, 0),
+                    "updated_at": now,
+                }
                 enrollment_changes[e.pk] = {"lease_owner": "", "lease_until": None}
                 self.stats.count("released")
                 continue
@@ -675,8 +683,11 @@ class Worker:
                 elif result.outcome is Outcome.UNKNOWN:
                     change.update(status=TouchStatus.UNKNOWN, error=result.error)
                 elif result.outcome is Outcome.PERMANENT:
+                    # A bounce is this message's fate; a number that blocked us earlier
+                    # (a blocked bot, STOP at the provider) only made it fail.
+                    bounced_now = result.address_state == AddressState.BOUNCED
                     change.update(
-                        status=TouchStatus.BOUNCED if result.address_state else TouchStatus.FAILED,
+                        status=TouchStatus.BOUNCED if bounced_now else TouchStatus.FAILED,
                         error=result.error,
                     )
                     if result.address_state and touch.address_id is not None:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("calls/", views.calls, name="calls"),
     path("calls/<int:pk>/close/", views.close_call_view, name="close_call"),
     path("touches/", views.touches, name="touches"),
+    path("contacts/<int:pk>/", views.contact_card, name="contact"),
 ]

@@ -27,6 +27,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.time() when it arrived
 
     @property
     def form(self) -> dict[str, list[str]]:
@@ -52,12 +53,13 @@ class ProviderServer:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 parts = urlsplit(self.path)
+                request = Request(
+                    self.command, parts.path, parse_qs(parts.query),
+                    dict(self.headers.items()), self.rfile.read(length), time.time(),
+                )
                 with server.lock:
-                    server.requests.append(Request(
-                        self.command, parts.path, parse_qs(parts.query),
-                        dict(self.headers.items()), self.rfile.read(length),
-                    ))
-                    answer = server.answers[0]
+                    server.requests.append(request)
+                    answer = server.answer_for(request) or server.answers[0]
                     if len(server.answers) > 1:
                         server.answers.popleft()
                 if answer.delay:
@@ -80,6 +82,10 @@ class ProviderServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def answer_for(self, request: Request) -> Answer | None:
+        """An answer computed from the request (a subclass's); None: the next scripted one."""
+        return None
 
     @property
     def url(self) -> str:

@@ -66,3 +66,25 @@ def test_one_active_account_per_channel_and_business(smsru, shop):
         ProviderAccount.objects.create(business=shop, channel="sms", provider="smsc")
     ProviderAccount.objects.create(business=shop, channel="sms", provider="smsc",
                                    is_active=False)
+
+
+def test_the_admin_shows_the_webhook_address_to_give_the_provider(admin_client, smsru):
+    from kasatka.channels.binding import hook_key
+
+    page = admin_client.get(f"/admin/channels/provideraccount/{smsru.pk}/change/")
+    assert f"/hooks/{smsru.pk}/{hook_key(smsru.pk)}/" in page.content.decode()
+
+
+@pytest.mark.parametrize(("channel", "provider", "error"), [
+    ("sms", "smsru-typo", "Unknown provider"),
+    ("telegram", "smsru", "smsru sends sms, not telegram"),
+])
+def test_the_admin_refuses_a_provider_of_another_channel(admin_client, shop, channel, provider,
+                                                        error):
+    response = admin_client.post("/admin/channels/provideraccount/add/", {
+        "business": shop.pk, "channel": channel, "provider": provider, "name": "x",
+        "options": "{}", "is_active": "on", "rate_per_second": "", "new_secrets": "",
+    })
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not ProviderAccount.objects.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from kasatka.chains.actions import enroll
@@ -91,3 +93,16 @@ def test_the_touch_log_shows_a_seller_only_their_clients(client, alice, bob, cal
     assert page.count("<tr>") - 1 == 1  # one row besides the header: Alice's client
     client.force_login(bob)
     assert client.get("/touches/?status=sent").content.decode().count("<tr>") - 1 == 1
+
+
+def test_call_back_from_the_form_brings_the_call_back_at_that_time(client, alice, calls, clock):
+    client.force_login(alice)
+    task = calls["alice"]
+    response = client.post(f"/calls/{task.pk}/close/", {
+        "outcome": CallOutcome.CALL_BACK, "callback_at": "2026-03-05T15:30",
+    }, follow=True)
+    task.refresh_from_db()
+    assert task.is_open
+    local = task.due_at.astimezone(ZoneInfo("Europe/Moscow"))
+    assert local.strftime("%d.%m %H:%M") == "05.03 15:30"
+    assert "+79161110000" in response.content.decode()  # still in the list

@@ -46,6 +46,9 @@ class CallTask(BusinessScoped):
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     script = models.TextField(_("script"), blank=True)
     due_at = models.DateTimeField(_("due"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(
+        _("calls made"), default=1, help_text=_("Counts the tries after no answer")
+    )
     outcome = models.CharField(_("outcome"), max_length=10, choices=CallOutcome.choices, blank=True)
     callback_at = models.DateTimeField(_("call back at"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)

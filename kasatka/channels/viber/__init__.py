@@ -1,0 +1,1 @@
+"""Viber bots through the REST Bot API: messages, keyboards, callbacks, deep links."""

@@ -1,0 +1,1 @@
+"""VK community messages: messages.send and the Callback API."""

@@ -1,0 +1,1 @@
+"""WhatsApp through Meta's Cloud API: free text in the 24-hour window, templates outside it."""

@@ -1,0 +1,176 @@
+"""A contact's history in one list: touches, replies, consent, visits, purchases, calls.
+
+Each source is read newest first and cut at `limit`, then the lists are merged: a fixed
+number of queries (one per source) whatever the length of the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from heapq import merge
+from itertools import islice
+
+from django.utils.translation import gettext as _
+
+from kasatka.chains.models import Touch
+from kasatka.channels.call.models import CallTask
+from kasatka.channels.models import InboundMessage
+from kasatka.contacts.models import Consent, Contact
+from kasatka.sales.models import Purchase, Visit
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the timeline."""
+
+    when: datetime
+    kind: str  # touch, inbound, consent, visit, purchase, call
+    text: str
+    details: str = ""
+    # The touch's status (for colouring) or the channel a reply or consent is about.
+    status: str = ""
+    channel: str = ""
+
+
+def timeline(contact: Contact, limit: int = 100) -> list[Entry]:
+    """The contact's last `limit` events, newest first."""
+    sources = (
+        _touches(contact, limit),
+        _inbound(contact, limit),
+        _consents(contact, limit),
+        _visits(contact, limit),
+        _purchases(contact, limit),
+        _calls(contact, limit),
+    )
+    return list(islice(merge(*sources, key=lambda e: e.when, reverse=True), limit))
+
+
+def _joined(*parts: str) -> str:
+    return " · ".join(p for p in parts if p)
+
+
+def _touches(contact: Contact, limit: int) -> list[Entry]:
+    rows = (
+        Touch.objects.filter(contact=contact)
+        .select_related("step")
+        .order_by("-updated_at", "-id")[:limit]
+    )
+    entries = []
+    for t in rows:
+        skipped = _("channels skipped: %(why)s") % {"why": t.route_note} if t.route_note else ""
+        entries.append(Entry(
+            when=t.sent_at or t.updated_at,
+            kind="touch",
+            # The reason is what was new for the client (every touch has one).
+            text=_joined(t.get_channel_display(), t.step.reason),
+            details=_joined(t.get_status_display(), t.to, t.subject, t.error, skipped),
+            status=t.status,
+            channel=t.channel,
+        ))
+    # sent_at may order a few touches differently from updated_at.
+    return sorted(entries, key=lambda e: e.when, reverse=True)
+
+
+def _inbound(contact: Contact, limit: int) -> list[Entry]:
+    rows = (
+        InboundMessage.objects.filter(contact=contact)
+        .select_related("touch__step")
+        .order_by("-received_at", "-id")[:limit]
+    )
+    entries = []
+    for m in rows:
+        about = ""
+        if m.touch is not None:
+            about = _("in reply to: %(touch)s") % {"touch": m.touch.step.reason}
+        button = str(m.payload.get("button") or "") if isinstance(m.payload, dict) else ""
+        pressed = _("button: %(text)s") % {"text": button} if button else ""
+        entries.append(Entry(
+            when=m.received_at,
+            kind="inbound",
+            text=m.text or _("(no text)"),
+            details=_joined(m.get_channel_display(), m.sender, pressed, about),
+            channel=m.channel,
+        ))
+    return entries
+
+
+def _consents(contact: Contact, limit: int) -> list[Entry]:
+    rows = Consent.objects.filter(contact=contact).order_by("-recorded_at", "-id")[:limit]
+    return [
+        Entry(
+            when=c.recorded_at,
+            kind="consent",
+            text=_("%(channel)s, %(purpose)s: %(status)s") % {
+                "channel": c.get_channel_display(),
+                "purpose": c.get_purpose_display(),
+                "status": c.get_status_display(),
+            },
+            details=_joined(c.get_basis_display(), c.source),
+            status=c.status,
+            channel=c.channel,
+        )
+        for c in rows
+    ]
+
+
+def _visits(contact: Contact, limit: int) -> list[Entry]:
+    rows = (
+        Visit.objects.filter(contact=contact)
+        .select_related("seller")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+    return [
+        Entry(
+            when=v.occurred_at,
+            kind="visit",
+            text=_("Visit: %(type)s") % {"type": v.get_visit_type_display()},
+            details=_joined(
+                str(v.amount) if v.amount is not None else "",
+                v.seller.full_name if v.seller is not None else "",
+                v.note,
+            ),
+        )
+        for v in rows
+    ]
+
+
+def _purchases(contact: Contact, limit: int) -> list[Entry]:
+    rows = (
+        Purchase.objects.filter(contact=contact)
+        .select_related("seller")
+        .order_by("-purchased_at", "-id")[:limit]
+    )
+    return [
+        Entry(
+            when=p.purchased_at,
+            kind="purchase",
+            text=_("Purchase: %(amount)s") % {"amount": p.amount},
+            details=_joined(p.seller.full_name if p.seller is not None else "", p.note),
+        )
+        for p in rows
+    ]
+
+
+def _calls(contact: Contact, limit: int) -> list[Entry]:
+    rows = (
+        CallTask.objects.filter(contact=contact)
+        .select_related("assignee")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    entries = [
+        Entry(
+            when=c.closed_at or c.due_at,
+            kind="call",
+            text=_("Call %(phone)s: %(outcome)s") % {
+                "phone": c.phone,
+                "outcome": c.get_outcome_display() if c.outcome else _("to make"),
+            },
+            details=_joined(
+                c.reason, c.note, c.assignee.full_name if c.assignee is not None else ""
+            ),
+            status=c.outcome,
+        )
+        for c in rows
+    ]
+    return sorted(entries, key=lambda e: e.when, reverse=True)
