@@ -132,7 +132,7 @@ def build_data(n: int, slug: str) -> tuple[int, int]:
         shop, steps=[{"subject_template": SUBJECT, "body_template": BODY}], name=f"Bench {slug}"
     )
     step = chain.steps.get()
-    builders.many_email_enrollments(shop, chain, n, datetime.now(UTC) - timedelta(minutes=1))
+    builders.many_enrollments(shop, chain, n, datetime.now(UTC) - timedelta(minutes=1))
     return chain.pk, step.pk
 
 

@@ -66,8 +66,10 @@ def chain(
     return c
 
 
-def many_email_enrollments(shop: Business, chain_: Chain, n: int, at: datetime) -> None:
-    """n contacts with an e-mail and consent, each enrolled and due at `at` (bulk, fast)."""
+def many_enrollments(
+    shop: Business, chain_: Chain, n: int, at: datetime, channel: str = "email"
+) -> None:
+    """n contacts with an address for `channel` and consent, each enrolled and due at `at`."""
     first = chain_.steps.order_by("position").first()
     assert first is not None
     contacts = Contact.objects.bulk_create(
@@ -75,12 +77,15 @@ def many_email_enrollments(shop: Business, chain_: Chain, n: int, at: datetime) 
                 gender="male", language="ru", created_at=at)
         for i in range(n)
     )
+    if channel == "email":
+        kind, value = AddressKind.EMAIL, "client{}@example.com"
+    else:
+        kind, value = AddressKind.PHONE, "+7916{:07d}"
     Address.objects.bulk_create(
-        Address(business=shop, contact=c, kind=AddressKind.EMAIL, value=f"client{c.pk}@example.com")
-        for c in contacts
+        Address(business=shop, contact=c, kind=kind, value=value.format(c.pk)) for c in contacts
     )
     Consent.objects.bulk_create(
-        Consent(business=shop, contact=c, channel="email", purpose=Purpose.COMMERCIAL,
+        Consent(business=shop, contact=c, channel=channel, purpose=Purpose.COMMERCIAL,
                 status=ConsentStatus.GRANTED, basis=ConsentBasis.IMPORT, recorded_at=at)
         for c in contacts
     )

@@ -801,6 +801,26 @@ def _static_problems(tree: nodes.Template) -> list[tuple[int, str]]:
     return problems
 
 
+# A contact, seller and deal as the engine would see typical ones: templates are checked
+# against them on save, and previews (SMS length) render with them.
+SAMPLE_CONTACT: dict[str, object] = {
+    "first_name": "Анна",
+    "last_name": "Иванова",
+    "patronymic": "Сергеевна",
+    "company": "ООО «Ромашка»",
+    "birthday": date(1990, 5, 17),
+    "stage": "lead",
+    "language": "ru",
+}
+SAMPLE_SELLER: dict[str, object] = {
+    "first_name": "Иван",
+    "last_name": "Петров",
+    "phone": "+7 900 000-00-01",
+    "email": "ivan@example.com",
+}
+SAMPLE_DEAL: dict[str, object] = {"title": "Поставка мебели", "amount": Decimal("150000.00")}
+
+
 def _sample_contexts() -> list[tuple[str, dict[str, object]]]:
     urls = {
         "unsubscribe_url": "https://example.com/unsubscribe/sample",
@@ -808,15 +828,7 @@ def _sample_contexts() -> list[tuple[str, dict[str, object]]]:
         "telegram_link": "https://t.me/sample_bot?start=1-1_sample",
     }
     full = build_context(
-        {
-            "first_name": "Анна",
-            "last_name": "Иванова",
-            "patronymic": "Сергеевна",
-            "company": "ООО «Ромашка»",
-            "birthday": date(1990, 5, 17),
-            "stage": "lead",
-            "language": "ru",
-        },
+        SAMPLE_CONTACT,
         business={
             "name": "Касатка",
             "phone": "+7 900 000-00-00",
@@ -824,13 +836,8 @@ def _sample_contexts() -> list[tuple[str, dict[str, object]]]:
             "address": "Москва, ул. Примерная, 1",
             "website": "https://example.com",
         },
-        seller={
-            "first_name": "Иван",
-            "last_name": "Петров",
-            "phone": "+7 900 000-00-01",
-            "email": "ivan@example.com",
-        },
-        deal={"title": "Поставка оборудования", "amount": Decimal("150000.00")},
+        seller=SAMPLE_SELLER,
+        deal=SAMPLE_DEAL,
         **urls,
     )
     # Real contacts often lack a patronymic, a birthday or even a name.

@@ -12,7 +12,7 @@ import email.utils
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 from django.conf import settings
@@ -107,6 +107,24 @@ def send(
         )
         raise DeliveryError(f"{request.url.host}: {what}", retry_after=wait)
     return response
+
+
+def json_answer(response: httpx.Response, provider: str) -> dict[str, Any]:
+    """A provider's JSON object, or DeliveryError for anything else.
+
+    A 4xx page that is not JSON means a wrong address in the account (not bad luck), so
+    it is permanent; anything else unreadable may be a passing fault of the provider.
+    """
+    try:
+        answer = response.json()
+    except ValueError as exc:
+        raise DeliveryError(
+            f"{provider}: unreadable answer ({response.status_code})",
+            permanent=400 <= response.status_code < 500,
+        ) from exc
+    if not isinstance(answer, dict):
+        raise DeliveryError(f"{provider}: unexpected answer {str(answer)[:100]!r}")
+    return answer
 
 
 class HttpChannel(BaseChannel):

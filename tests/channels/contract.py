@@ -109,19 +109,6 @@ class ChannelContract:
 
     # --- fixtures -------------------------------------------------------------------
     @pytest.fixture
-    def server(self):
-        servers: list[ProviderServer] = []
-
-        def start(*answers: Answer) -> ProviderServer:
-            s = ProviderServer(*answers).start()
-            servers.append(s)
-            return s
-
-        yield start
-        for s in servers:
-            s.stop()
-
-    @pytest.fixture
     def short_timeout(self, settings):
         settings.KASATKA_HTTP_TIMEOUT = 0.5
         http.reset_client()

@@ -11,21 +11,7 @@ from kasatka.channels import http
 from kasatka.channels.base import DeliveryError, DeliveryUncertain
 from tests.smtp import free_port
 
-from .provider_server import Answer, ProviderServer
-
-
-@pytest.fixture
-def server():
-    servers: list[ProviderServer] = []
-
-    def start(*answers: Answer) -> ProviderServer:
-        s = ProviderServer(*answers).start()
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
+from .provider_server import Answer
 
 
 def post(url: str) -> httpx.Request:

@@ -11,18 +11,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from kasatka.chains.models import Enrollment, EnrollmentState, Touch, TouchStatus
+from kasatka.chains.models import Enrollment, Touch, TouchStatus
 from kasatka.channels.models import ProviderAccount, RateLimit
 from kasatka.channels.ratelimit import Limiter, reserve
-from kasatka.contacts.models import (
-    Address,
-    AddressKind,
-    Consent,
-    ConsentBasis,
-    ConsentStatus,
-    Contact,
-    Purpose,
-)
 from kasatka.engine.worker import EngineConfig, Worker
 from tests import builders
 from tests.engine.test_processes import finish, start_worker
@@ -76,29 +67,6 @@ def test_a_limiter_without_limits_is_falsy():
     assert not Limiter([("account:1", None), ("channel:sms", 0)])
 
 
-def _sms_enrollments(shop, chain, n: int, at) -> None:
-    first = chain.steps.get()
-    contacts = Contact.objects.bulk_create(
-        Contact(business=shop, first_name="Иван", patronymic="Петрович", last_name=f"Сидоров{i}",
-                gender="male", language="ru", created_at=at)
-        for i in range(n)
-    )
-    Address.objects.bulk_create(
-        Address(business=shop, contact=c, kind=AddressKind.PHONE, value=f"+7916{c.pk:07d}")
-        for c in contacts
-    )
-    Consent.objects.bulk_create(
-        Consent(business=shop, contact=c, channel="sms", purpose=Purpose.COMMERCIAL,
-                status=ConsentStatus.GRANTED, basis=ConsentBasis.IMPORT, recorded_at=at)
-        for c in contacts
-    )
-    Enrollment.objects.bulk_create(
-        Enrollment(business=shop, contact=c, chain=chain, step=first,
-                   state=EnrollmentState.ACTIVE, next_touch_at=at, enrolled_at=at)
-        for c in contacts
-    )
-
-
 class _SmsRu(ProviderServer):
     """Accepts every message with its own id, as SMS.ru does."""
 
@@ -114,7 +82,9 @@ class _SmsRu(ProviderServer):
 def test_two_workers_keep_one_provider_limit_of_20_per_second(shop):
     total, rate = 1000, 20
     chain = builders.chain(shop, [{"channels": ["sms"], "body_template": "Новая коллекция"}])
-    _sms_enrollments(shop, chain, total, timezone.now() - timedelta(minutes=1))
+    builders.many_enrollments(
+        shop, chain, total, timezone.now() - timedelta(minutes=1), channel="sms"
+    )
     server = _SmsRu().start()
     try:
         account = ProviderAccount(
@@ -144,7 +114,7 @@ def test_two_workers_keep_one_provider_limit_of_20_per_second(shop):
 def test_what_a_batch_cannot_send_within_its_lease_goes_back_untouched(shop, clock, settings):
     settings.KASATKA_ENGINE = {**settings.KASATKA_ENGINE, "LEASE_SECONDS": 4}
     chain = builders.chain(shop, [{"channels": ["sms"], "body_template": "Новая коллекция"}])
-    _sms_enrollments(shop, chain, 6, clock.now())
+    builders.many_enrollments(shop, chain, 6, clock.now(), channel="sms")
     server = _SmsRu().start()
     try:
         account = ProviderAccount(

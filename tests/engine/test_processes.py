@@ -63,7 +63,7 @@ def claimed(output: str) -> int:
 @pytest.mark.postgres
 def test_two_workers_deliver_10000_touches_each_exactly_once(shop):
     chain = builders.chain(shop)
-    builders.many_email_enrollments(shop, chain, 10_000, timezone.now() - timedelta(minutes=1))
+    builders.many_enrollments(shop, chain, 10_000, timezone.now() - timedelta(minutes=1))
     server = SMTPServer().start()
     try:
         workers = [start_worker(server.port, "--once", "--batch-size", "200") for _ in range(2)]
@@ -85,7 +85,7 @@ def test_two_workers_deliver_10000_touches_each_exactly_once(shop):
 def test_a_worker_killed_mid_batch_is_completed_by_another_after_its_lease(shop):
     n, batch, lease = 500, 100, 60
     chain = builders.chain(shop)
-    builders.many_email_enrollments(shop, chain, n, timezone.now() - timedelta(minutes=1))
+    builders.many_enrollments(shop, chain, n, timezone.now() - timedelta(minutes=1))
     # The 151st message is accepted but its "250" is held back: the worker is then
     # certainly in the middle of its second batch when it is killed.
     server = SMTPServer(hold_after=150).start()
@@ -125,7 +125,7 @@ def test_a_worker_killed_mid_batch_is_completed_by_another_after_its_lease(shop)
 def test_sigterm_finishes_the_batch_and_releases_the_rest(shop):
     n, batch = 300, 300
     chain = builders.chain(shop)
-    builders.many_email_enrollments(shop, chain, n, timezone.now() - timedelta(minutes=1))
+    builders.many_enrollments(shop, chain, n, timezone.now() - timedelta(minutes=1))
     server = SMTPServer(delay=0.01).start()
     try:
         worker = start_worker(server.port, "--batch-size", str(batch))

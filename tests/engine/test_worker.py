@@ -159,7 +159,7 @@ def test_purchase_recorded_behind_the_engines_back_still_exits_at_send_time(shop
 def test_smtp_down_backs_off_then_delivers_everything(shop, clock, settings):
     port = smtp_at(settings, free_port())  # nothing listens there yet
     chain = builders.chain(shop)
-    builders.many_email_enrollments(shop, chain, 20, clock.now())
+    builders.many_enrollments(shop, chain, 20, clock.now())
 
     assert worker(clock).run_batch() == 20
     touches = Touch.objects.all()
@@ -279,7 +279,7 @@ def test_stop_finishes_the_message_in_hand_and_releases_the_rest(
     shop, clock, smtp, monkeypatch
 ):
     chain = builders.chain(shop)
-    builders.many_email_enrollments(shop, chain, 10, clock.now())
+    builders.many_enrollments(shop, chain, 10, clock.now())
     w = worker(clock)
     real_deliver = EmailChannel.deliver
 
@@ -323,7 +323,7 @@ def test_batch_queries_do_not_grow_with_the_batch(shop, clock, smtp):
     chain = builders.chain(shop, steps=[{}, {"channels": ["call"]}])
     counts = []
     for n in (3, 30):
-        builders.many_email_enrollments(shop, chain, n, clock.now())
+        builders.many_enrollments(shop, chain, n, clock.now())
         with CaptureQueriesContext(connection) as ctx:
             assert worker(clock).run_batch() == n
         counts.append(len(ctx.captured_queries))

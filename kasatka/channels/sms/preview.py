@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kasatka.chains.templating import TemplateError, build_context, render
+from kasatka.chains.templating import (
+    SAMPLE_CONTACT,
+    SAMPLE_DEAL,
+    SAMPLE_SELLER,
+    TemplateError,
+    build_context,
+    render,
+)
 from kasatka.channels.models import ProviderAccount
 from kasatka.contacts.models import Channel
 
@@ -20,26 +25,6 @@ from .segments import Encoding, SmsLength, sms_length
 if TYPE_CHECKING:
     from kasatka.accounts.models import Business
     from kasatka.chains.models import Step
-
-# A contact as the engine would see one: a full Russian name, so greetings render at
-# the length they will have for most clients.
-SAMPLE_CONTACT: dict[str, object] = {
-    "first_name": "Анна",
-    "last_name": "Иванова",
-    "patronymic": "Сергеевна",
-    "company": "ООО «Ромашка»",
-    "birthday": date(1990, 5, 17),
-    "stage": "lead",
-    "language": "ru",
-}
-SAMPLE_SELLER: dict[str, object] = {
-    "first_name": "Иван",
-    "last_name": "Петров",
-    "phone": "+7 900 000-00-01",
-    "email": "ivan@example.com",
-}
-SAMPLE_DEAL: dict[str, object] = {"title": "Поставка мебели", "amount": Decimal("150000.00")}
-
 
 @dataclass(frozen=True)
 class SmsPreview:

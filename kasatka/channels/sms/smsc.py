@@ -35,7 +35,7 @@ from kasatka.channels.base import (
     StatusEvent,
     WebhookReply,
 )
-from kasatka.channels.http import HttpChannel
+from kasatka.channels.http import HttpChannel, json_answer
 from kasatka.contacts.models import AddressKind, AddressState
 
 # Delivery statuses (https://smsc.ru/api/http/status_messages/statuses/).
@@ -96,14 +96,7 @@ class SmscChannel(HttpChannel):
         return httpx.Request("POST", f"{self.api_url}/sys/send.php", data=data)
 
     def parse_response(self, response: httpx.Response, message: Outbound) -> str:
-        try:
-            answer: Any = response.json()
-        except ValueError as exc:
-            text = f"SMSC: unreadable answer ({response.status_code})"
-            # A 4xx page instead of JSON is a wrong address in the account, not bad luck.
-            raise DeliveryError(text, permanent=400 <= response.status_code < 500) from exc
-        if not isinstance(answer, dict):
-            raise DeliveryError(f"SMSC: unexpected answer {str(answer)[:100]!r}")
+        answer: Any = json_answer(response, "SMSC")
         if "error_code" in answer or "error" in answer:
             raise _send_error(answer)
         if answer.get("id") in (None, ""):

@@ -24,7 +24,7 @@ from kasatka.channels.base import (
     StatusEvent,
     WebhookReply,
 )
-from kasatka.channels.http import HttpChannel
+from kasatka.channels.http import HttpChannel, json_answer
 from kasatka.contacts.models import AddressKind, AddressState
 
 # Per-number codes (https://sms.ru/api/status): delivery statuses of a message.
@@ -68,10 +68,7 @@ class SmsRuChannel(HttpChannel):
         return httpx.Request("POST", f"{self.api_url}/sms/send", data=data)
 
     def parse_response(self, response: httpx.Response, message: Outbound) -> str:
-        try:
-            answer: dict[str, Any] = response.json()
-        except ValueError as exc:
-            raise DeliveryError(f"SMS.ru: unreadable answer ({response.status_code})") from exc
+        answer: dict[str, Any] = json_answer(response, "SMS.ru")
         number = message.address.value.lstrip("+")
         entry = (answer.get("sms") or {}).get(number) or answer
         code = str(entry.get("status_code", ""))

@@ -35,7 +35,7 @@ from kasatka.channels.base import (
     WebhookForbidden,
     WebhookReply,
 )
-from kasatka.channels.http import HttpChannel
+from kasatka.channels.http import HttpChannel, json_answer
 from kasatka.contacts.models import AddressKind, AddressState
 
 # MessageStatus of status callbacks (https://www.twilio.com/docs/messaging/api/message-resource).
@@ -106,13 +106,7 @@ class TwilioChannel(HttpChannel):
         )
 
     def parse_response(self, response: httpx.Response, message: Outbound) -> str:
-        try:
-            answer: Any = response.json()
-        except ValueError as exc:
-            text = f"Twilio: unreadable answer ({response.status_code})"
-            raise DeliveryError(text, permanent=400 <= response.status_code < 500) from exc
-        if not isinstance(answer, dict):
-            raise DeliveryError(f"Twilio: unexpected answer {str(answer)[:100]!r}")
+        answer: Any = json_answer(response, "Twilio")
         if response.status_code in (200, 201) and answer.get("sid"):
             return str(answer["sid"])
         code = str(answer.get("code") or "")

@@ -37,7 +37,7 @@ from kasatka.channels.base import (
     WebhookForbidden,
     WebhookReply,
 )
-from kasatka.channels.http import HttpChannel, send
+from kasatka.channels.http import HttpChannel, json_answer, send
 from kasatka.contacts.models import AddressKind, AddressState
 
 from .bot import webhook_secret
@@ -133,13 +133,7 @@ def _int(value: Any) -> int:
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError as exc:
-        raise DeliveryError(f"Telegram: unreadable answer ({response.status_code})") from exc
-    if not isinstance(answer, dict):
-        raise DeliveryError(f"Telegram: unexpected answer ({response.status_code})")
-    return answer
+    return json_answer(response, "Telegram")
 
 
 class TelegramChannel(HttpChannel):

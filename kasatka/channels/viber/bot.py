@@ -39,7 +39,7 @@ from kasatka.channels.base import (
     WebhookReply,
 )
 from kasatka.channels.binding import make_bind_token
-from kasatka.channels.http import HttpChannel
+from kasatka.channels.http import HttpChannel, json_answer
 from kasatka.contacts.models import AddressKind, AddressState
 
 if TYPE_CHECKING:
@@ -126,12 +126,7 @@ class ViberChannel(HttpChannel):
         ]}
 
     def parse_response(self, response: httpx.Response, message: Outbound) -> str:
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise DeliveryError(f"Viber: unreadable answer ({response.status_code})") from exc
-        if not isinstance(answer, dict):
-            raise DeliveryError(f"Viber: unexpected answer ({response.status_code})")
+        answer = json_answer(response, "Viber")
         status = answer.get("status")
         if status == 0 and answer.get("message_token") is not None:
             return str(answer["message_token"])

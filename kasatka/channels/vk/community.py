@@ -42,7 +42,7 @@ from kasatka.channels.base import (
     WebhookReply,
 )
 from kasatka.channels.binding import make_bind_token, read_bind_token
-from kasatka.channels.http import HttpChannel
+from kasatka.channels.http import HttpChannel, json_answer
 from kasatka.contacts.models import AddressKind, AddressState
 
 if TYPE_CHECKING:
@@ -137,12 +137,7 @@ class VkChannel(HttpChannel):
         return {"inline": True, "buttons": rows}
 
     def parse_response(self, response: httpx.Response, message: Outbound) -> str:
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise DeliveryError(f"VK: unreadable answer ({response.status_code})") from exc
-        if not isinstance(answer, dict):
-            raise DeliveryError(f"VK: unexpected answer ({response.status_code})")
+        answer = json_answer(response, "VK")
         result = answer.get("response")
         if isinstance(result, list) and result and isinstance(result[0], dict):
             # The peer_ids form: one entry per recipient, each with its own error.

@@ -49,7 +49,7 @@ from kasatka.channels.base import (
     WebhookForbidden,
     WebhookReply,
 )
-from kasatka.channels.http import HttpChannel
+from kasatka.channels.http import HttpChannel, json_answer
 from kasatka.channels.models import InboundMessage, ProviderAccount
 from kasatka.contacts.actions import normalise_phone
 from kasatka.contacts.models import AddressKind, AddressState
@@ -222,12 +222,7 @@ class WhatsAppChannel(HttpChannel):
         return {"type": "template", "template": template}
 
     def parse_response(self, response: httpx.Response, message: Outbound) -> str:
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise DeliveryError(f"WhatsApp: unreadable answer ({response.status_code})") from exc
-        if not isinstance(answer, dict):
-            raise DeliveryError(f"WhatsApp: unexpected answer ({response.status_code})")
+        answer = json_answer(response, "WhatsApp")
         sent = answer.get("messages")
         if response.is_success and isinstance(sent, list) and sent and sent[0].get("id"):
             return str(sent[0]["id"])

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from kasatka.accounts.models import Business
 from kasatka.channels.models import ProviderAccount
-from tests.channels.provider_server import Answer, ProviderServer
+from tests.channels.provider_server import ProviderServer
 
 from .updates import BOT_USERNAME, TOKEN
-
-
-@pytest.fixture
-def server() -> Iterator[Callable[..., ProviderServer]]:
-    servers: list[ProviderServer] = []
-
-    def start(*answers: Answer) -> ProviderServer:
-        s = ProviderServer(*answers).start()
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 @pytest.fixture
