@@ -28,10 +28,13 @@ from kasatka.chains.models import (
     Touch,
 )
 from kasatka.channels.base import Outcome, Result
-from kasatka.channels.call.channel import CallChannel
 from kasatka.channels.call.models import CallOutcome, CallTask
+from kasatka.channels.letter.models import Letter, LetterStatus
+from kasatka.channels.registry import get_channel
 from kasatka.contacts.actions import ConsentGrant, create_contact, record_consent
 from kasatka.contacts.models import (
+    Address,
+    AddressKind,
     Channel,
     Consent,
     ConsentBasis,
@@ -343,8 +346,10 @@ WARMING: Final[tuple[_StepSpec, ...]] = (
         "Если у Вас похожая задача, расскажите о ней — подскажем, что можно сделать.\n\n"
         + _SIGNATURE,
     ),
+    # The method's paper for the 50+: older clients with a postal address get this one
+    # as a printed letter (the print queue), everyone else by e-mail.
     _StepSpec(
-        4, ("email",), True,
+        4, ("email", "letter"), True,
         "В салон привезли новую коллекцию «Тайга» из массива дуба",
         "Новая коллекция «Тайга»: дуб, масло, ручная работа",
         "{{ contact.greeting }}!\n\n"
@@ -480,7 +485,8 @@ LOYALTY: Final[tuple[_StepSpec, ...]] = (
 class _ReplayWorker(Worker):
     """The engine replaying the past month: e-mails count as sent but never leave the machine.
 
-    Call tasks are real rows of our own database, so the call channel runs as it is.
+    Call tasks and letters are real rows of our own database, so those channels run as
+    they are.
     """
 
     def __init__(self, business: Business, clock: ManualClock) -> None:
@@ -494,19 +500,20 @@ class _ReplayWorker(Worker):
         )
 
     def deliver(self, plans: list[Plan]) -> None:
-        calls: list[Plan] = []
+        local: dict[str, list[Plan]] = {Channel.CALL: [], Channel.LETTER: []}
         for plan in plans:
             if plan.outbound is None or plan.touch is None:
                 continue
-            if plan.touch.channel == Channel.CALL:
-                calls.append(plan)
+            if plan.touch.channel in local:
+                local[plan.touch.channel].append(plan)
             else:
                 plan.result = Result(Outcome.SENT, provider_message_id="demo")
-        outbound = [p.outbound for p in calls if p.outbound is not None]
-        if outbound:
-            results = CallChannel().deliver_batch(outbound, lambda: False)
-            for plan, result in zip(calls, results, strict=True):
-                plan.result = result
+        for code, group in local.items():
+            outbound = [p.outbound for p in group if p.outbound is not None]
+            if outbound:
+                results = get_channel(code).deliver_batch(outbound, lambda: False)
+                for plan, result in zip(group, results, strict=True):
+                    plan.result = result
 
 
 class _Replay:
@@ -575,6 +582,9 @@ class _Builder:
         self.fake.seed_instance(self.seed)
         self.fake_companies = Faker("ru_RU")
         self.fake_companies.seed_instance(self.seed + 1)
+        # Postal addresses from a stream of their own: adding them changed nobody else.
+        self.fake_places = Faker("ru_RU")
+        self.fake_places.seed_instance(self.seed + 2)
         self.now = self.now.astimezone(UTC)
         self.zone = ZoneInfo("Europe/Moscow")
         self.history_start = self.now - timedelta(days=HISTORY_DAYS)
@@ -601,6 +611,7 @@ class _Builder:
         self._write_history(history)
         self._play_live(live)
         self._close_past_calls()
+        self._post_past_letters()
         self._settle_stages(people)
         return self._result()
 
@@ -741,6 +752,13 @@ class _Builder:
         self.emails.add(address)
         return address
 
+    def _postal_address(self) -> str:
+        """Street, house and flat on one line, then the postcode and city, as on envelopes."""
+        fake = self.fake_places
+        flat = fake.random_int(1, 240)
+        street = f"ул. {fake.street_title()}, д. {fake.building_number()}, кв. {flat}"
+        return f"{street}\n{fake.postcode()} {fake.city_name()}"
+
     def _name(self, female: bool) -> tuple[str, str, str]:
         """First name, patronymic and last name of one gender.
 
@@ -879,7 +897,16 @@ class _Builder:
                                  amount if bought else None, note))
 
     def _create_contacts(self, people: list[_Person]) -> None:
+        paper_age = self.business.paper_from_age or 0
         for person in people:
+            older = person.birthday is not None and (
+                (self.now.date() - person.birthday).days // 365 >= paper_age
+            )
+            letters = tuple(
+                ConsentGrant(Channel.LETTER, g.purpose, g.basis, g.source)
+                for g in person.consents
+                if older and g.channel == Channel.EMAIL
+            )
             person.contact = create_contact(
                 self.business,
                 first_name=person.first_name,
@@ -892,9 +919,15 @@ class _Builder:
                 source_id=person.source.pk if person.source else None,
                 phones=[person.phone],
                 emails=[person.email] if person.email else [],
-                consents=person.consents,
+                consents=person.consents + letters,
                 created_at=person.first_visit,
             )
+            if older:
+                # Those who filled in the form in the showroom left their home address.
+                Address.objects.create(
+                    business=self.business, contact=person.contact, kind=AddressKind.POSTAL,
+                    value=self._postal_address(), created_at=person.first_visit,
+                )
 
     # --- what happened -------------------------------------------------------------------
     def _write_history(self, events: list[_Event]) -> None:
@@ -979,15 +1012,33 @@ class _Builder:
                 continue
             outcome = self.rng.choices(outcomes, (60, 25, 10, 5))[0]
             closed = min(task.due_at + timedelta(minutes=self.rng.randint(20, 300)), self.now)
-            task.outcome = outcome
             task.note = self.rng.choice(CALL_NOTES[outcome])
+            if outcome == CallOutcome.CALL_BACK:
+                # As close_call does: the task comes back at the time the client named.
+                task.callback_at = task.due_at = closed + timedelta(days=2)
+                continue
+            task.outcome = outcome
             task.closed_at = closed
             task.closed_by_id = task.assignee_id
-            task.callback_at = closed + timedelta(days=2) if outcome == CallOutcome.CALL_BACK \
-                else None
+            if outcome == CallOutcome.NO_ANSWER:
+                task.attempts = 3  # tried on three days before giving up
         CallTask.objects.bulk_update(
-            tasks, ["created_at", "outcome", "note", "closed_at", "closed_by", "callback_at"]
+            tasks,
+            ["created_at", "due_at", "outcome", "note", "closed_at", "closed_by", "callback_at",
+             "attempts"],
         )
+
+    def _post_past_letters(self) -> None:
+        """Letters of past days were printed and posted by the owner; today's wait in the queue."""
+        today = self.now.astimezone(self.zone).date()
+        owner = next(u for u in self.users if u.role == Role.OWNER)
+        for letter in Letter.objects.filter(business=self.business, due_date__lt=today):
+            moment = datetime.combine(letter.due_date, time(18, 0), tzinfo=self.zone)
+            letter.status = LetterStatus.POSTED
+            letter.printed_at = moment
+            letter.posted_at = moment
+            letter.posted_by = owner
+            letter.save(update_fields=["status", "printed_at", "posted_at", "posted_by"])
 
     def _settle_stages(self, people: list[_Person]) -> None:
         """Funnel stages and side types from what each contact did."""

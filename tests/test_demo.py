@@ -260,3 +260,33 @@ def test_building_the_demo_leaves_other_businesses_alone(shop, clock, smtp):
     assert e.next_touch_at == clock.now() - timedelta(days=40)
     assert not Touch.objects.filter(business=shop).exists()
     assert smtp.messages == []
+
+
+def test_older_clients_got_the_new_collection_on_paper(clock):
+    from kasatka.channels.letter.models import Letter, LetterStatus
+    from kasatka.engine.rules import age_on
+
+    demo = build_demo(contacts=200)
+    today = clock.now().date()
+    letters = list(Letter.objects.filter(business=demo.business).select_related("contact"))
+    assert letters, "the 50+ clients on the Тайга step got letters"
+    for letter in letters:
+        age = age_on(letter.contact.birthday, today)
+        assert age is not None and age >= demo.business.paper_from_age
+        assert letter.recipient and "\n" in letter.postal_address
+        assert letter.body and "{{" not in letter.body
+    # Letters of past days were posted; the touch of each went by paper, not e-mail.
+    assert all(
+        letter.status == LetterStatus.POSTED for letter in letters if letter.due_date < today
+    )
+    paper_touches = Touch.objects.filter(business=demo.business, channel="letter")
+    assert paper_touches.count() == len(letters)
+    younger_on_the_step = Touch.objects.filter(
+        business=demo.business, step__channels=["email", "letter"], channel="email"
+    )
+    assert younger_on_the_step.exists()
+    assert all(
+        (age_on(t.contact.birthday, today) or 0) < 50
+        or not t.contact.addresses.filter(kind=AddressKind.POSTAL).exists()
+        for t in younger_on_the_step.select_related("contact")
+    )

@@ -84,7 +84,7 @@ def test_the_admin_refuses_a_provider_of_another_channel(admin_client, shop, cha
     response = admin_client.post("/admin/channels/provideraccount/add/", {
         "business": shop.pk, "channel": channel, "provider": provider, "name": "x",
         "options": "{}", "is_active": "on", "rate_per_second": "", "new_secrets": "",
-    })
+    }, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     assert error in response.content.decode()
     assert not ProviderAccount.objects.exists()

@@ -65,7 +65,9 @@ def compose(message: Outbound, signer: str) -> Letter:
         postal_address=message.address.value,
         recipient=recipient_name(contact),
         greeting=greeting,
-        body=body_without_greeting(message.body, greeting),
+        body=body_without_signature(
+            body_without_greeting(message.body, greeting), signer or business.name, business.name
+        ),
         signature=signer,
         language=language,
         due_date=message.now.astimezone(business.zone).date(),
@@ -94,6 +96,22 @@ def body_without_greeting(body: str, greeting: str) -> str:
     if lines and _bare(lines[0]) == _bare(greeting) and _bare(greeting):
         lines = lines[1:]
     return "\n".join(lines).strip()
+
+
+def body_without_signature(body: str, *signers: str) -> str:
+    """The text without its closing paragraph when that is a signature the letter prints.
+
+    E-mail texts end with «С уважением, {{ seller.full_name }}…»; the letter signs itself
+    below the text, so the same names twice at the foot would read as a slip.
+    """
+    paragraphs = re.split(r"\n\s*\n", body.strip())
+    names = {_bare(s) for s in signers if _bare(s)}
+    last = [_bare(line) for line in paragraphs[-1].splitlines()] if paragraphs else []
+    if len(paragraphs) > 1 and any(
+        line == name or line.startswith(name + ",") for line in last for name in names
+    ):
+        paragraphs = paragraphs[:-1]
+    return "\n\n".join(paragraphs).strip()
 
 
 def _bare(text: str) -> str:

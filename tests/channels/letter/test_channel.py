@@ -8,7 +8,11 @@ import pytest
 from django.core import mail
 
 from kasatka.chains.models import Touch, TouchStatus
-from kasatka.channels.letter.channel import LetterChannel, body_without_greeting
+from kasatka.channels.letter.channel import (
+    LetterChannel,
+    body_without_greeting,
+    body_without_signature,
+)
 from kasatka.channels.letter.models import Letter, LetterStatus
 from kasatka.channels.registry import CHANNELS, PROVIDERS
 from kasatka.engine.worker import Worker
@@ -132,3 +136,16 @@ def test_an_interrupted_letter_batch_repeated_queues_one_letter(shop, clock):
 )
 def test_only_a_first_line_that_is_the_greeting_is_dropped(body, expected):
     assert body_without_greeting(body, "Уважаемая Анна Сергеевна!") == expected
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("Новая коллекция.\n\nС уважением,\nМарина Белова\nКедр, +7 495 120-45-67",
+     "Новая коллекция."),
+    ("Новая коллекция.\n\nМарина Белова\nКедр, +7 495 120-45-67", "Новая коллекция."),
+    ("Новая коллекция.\n\nКедр", "Новая коллекция."),
+    # A closing paragraph that is not a signature stays, and so does a lone paragraph.
+    ("Новая коллекция.\n\nЖдём Вас в салоне.", "Новая коллекция.\n\nЖдём Вас в салоне."),
+    ("Марина Белова расскажет о коллекции.", "Марина Белова расскажет о коллекции."),
+])
+def test_a_closing_signature_the_letter_prints_itself_is_dropped(body, expected):
+    assert body_without_signature(body, "Марина Белова", "Кедр") == expected
