@@ -102,13 +102,17 @@ def test_two_workers_keep_one_provider_limit_of_20_per_second(shop):
     assert len(server.requests) == total
     # Both workers sent: the limit was shared, not kept by one worker alone.
     assert all("sent" in out for out in outputs), outputs
-    # Counted per one-second window as the provider saw them: never more than the limit
-    # (one extra for a request delayed across a window's edge by the network).
+    # Counted per one-second window as the provider saw them. Slots are 1/rate apart and a
+    # message leaves at most 1/rate after its slot (later ones are given up); the server's
+    # own timestamps add scheduling jitter on a loaded machine. So a window holds the limit
+    # plus the one or two messages such jitter moves across its edge — never a burst (an
+    # unlimited run puts hundreds in one window).
     first = min(r.at for r in server.requests)
     per_window = Counter(math.floor(r.at - first) for r in server.requests)
-    assert max(per_window.values()) <= rate + 1, sorted(per_window.items())
-    # So the whole run spans at least the windows the limit implies.
-    assert max(per_window) >= total // rate - 1
+    assert max(per_window.values()) <= rate + 3, sorted(per_window.items())
+    # And the run takes at least the time the limit implies: 1,000 slots 1/20 s apart.
+    span = max(r.at for r in server.requests) - first
+    assert span >= (total - 1) / rate - 0.2, span
 
 
 def test_what_a_batch_cannot_send_within_its_lease_goes_back_untouched(shop, clock, settings):
