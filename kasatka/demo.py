@@ -18,7 +18,7 @@ from django.db.models import Count
 from django.utils.translation import gettext as _
 from faker import Faker
 
-from kasatka.accounts.models import Business, Role, User
+from kasatka.accounts.models import Business, Role, User, method_settings
 from kasatka.chains.models import (
     Chain,
     ChainKind,
@@ -48,6 +48,7 @@ from kasatka.engine.clock import ManualClock
 from kasatka.engine.clock import now as clock_now
 from kasatka.engine.worker import EngineConfig, Plan, Worker
 from kasatka.sales.actions import record_purchase, record_visit
+from kasatka.sales.default_chains import ensure_method_chains
 from kasatka.sales.models import LeadSource, Purchase, Visit, VisitType
 
 DEMO_SLUG: Final = "kedr-demo"
@@ -601,6 +602,12 @@ class _Builder:
         self.sources = self._sources()
         self._chain(WARMING_NAME, ChainKind.WARMING, True, WARMING)
         self._chain(LOYALTY_NAME, ChainKind.LOYALTY, False, LOYALTY)
+        # The method's own chains (lead conversion, nurture, win-back) and its figures for
+        # a furniture shop: a client who has not bought for 18 months is lapsing.
+        ensure_method_chains(self.business)
+        figures = method_settings(self.business)
+        figures.lapse_period_days = 540
+        figures.save(update_fields=["lapse_period_days"])
         people = self._people()
         for person in people:
             self._plan_person(person)

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "kasatka.channels.letter",
     "kasatka.channels.telegram",
     "kasatka.engine",
+    "kasatka.insights",
     "kasatka.web",
 ]
 
@@ -181,6 +182,9 @@ KASATKA_CALLS = {
     "NO_ANSWER_ATTEMPTS": env_int("KASATKA_CALL_NO_ANSWER_ATTEMPTS", 3),
     "NO_ANSWER_RETRY_HOURS": env_int("KASATKA_CALL_NO_ANSWER_RETRY_HOURS", 24),
 }
+# Days a seller's "which of the three cases?" task may stay open before the lead's
+# conversion counts as unanswered (and goes to the nurture chain).
+KASATKA_LC_ANSWER_DAYS = env_int("KASATKA_LC_ANSWER_DAYS", 7)
 # The default of each new business's "printed letters from age" (METHOD.md §2: 50+).
 KASATKA_PAPER_FROM_AGE = env_int("KASATKA_PAPER_FROM_AGE", 50)
 
@@ -197,6 +201,8 @@ KASATKA_ENGINE = {
     "RETRY_BASE_SECONDS": env_int("KASATKA_ENGINE_RETRY_BASE_SECONDS", 60),
     "RETRY_MAX_SECONDS": env_int("KASATKA_ENGINE_RETRY_MAX_SECONDS", 6 * 3600),
     "MAX_ATTEMPTS": env_int("KASATKA_ENGINE_MAX_ATTEMPTS", 8),
+    # Seconds between runs of the time-based triggers (lead windows ending, lapses).
+    "TRIGGER_SECONDS": env_int("KASATKA_ENGINE_TRIGGER_SECONDS", 60),
 }
 # The clock: "speed" > 1 makes time run faster (demo fast-forward) from "anchor".
 KASATKA_CLOCK_SPEED = float(os.environ.get("KASATKA_CLOCK_SPEED", "1"))

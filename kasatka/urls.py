@@ -5,7 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from kasatka.channels import views as channel_views
-from kasatka.web import public
+from kasatka.sales import public as sales_public
+from kasatka.web import public, visits
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,7 +14,12 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
+    path("lc/<str:token>/", sales_public.lead_answer, name="lead_answer"),
+    path("lead-conversions/<int:pk>/answer/", sales_public.seller_answer,
+         name="lead_answer_by_seller"),
+    path("lead/<slug:slug>/", visits.lead_form, name="lead_form"),
     path("hooks/<int:account_id>/<str:key>/", channel_views.webhook, name="channel_hook"),
     path("letters/", include("kasatka.channels.letter.urls")),
+    path("insights/", include("kasatka.insights.urls")),
     path("", include("kasatka.web.urls")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.contrib.auth.models import AbstractUser
@@ -112,3 +113,80 @@ class BusinessScoped(models.Model):
 
     class Meta:
         abstract = True
+
+
+class AccountHandoff(models.TextChoices):
+    KEEP_SELLER = "keep", _("the seller who sold keeps the client")
+    ACCOUNT_MANAGER = "manager", _("the account manager takes the client")
+
+
+class MethodSettings(models.Model):
+    """The method's figures for one business (METHOD.md): each a setting with its default.
+
+    `method_settings(business)` gives them, created with the defaults on first use.
+    """
+
+    business = models.OneToOneField(
+        Business, verbose_name=_("business"), on_delete=models.CASCADE, related_name="+"
+    )
+    # §3 lead conversion
+    lc_window_days = models.PositiveSmallIntegerField(
+        _("lead conversion window, days"), default=30,
+        help_text=_("The hottest days after the contact was taken (the method: 30)"),
+    )
+    lc_touches_per_week = models.PositiveSmallIntegerField(
+        _("lead conversion touches a week"), default=3,
+        help_text=_("How often a new lead is touched in the window (the method: 2–3)"),
+    )
+    winback_delay_days = models.PositiveSmallIntegerField(
+        _("win-back after a competitor's sale, days"), default=90,
+    )
+    account_handoff = models.CharField(
+        _("after the first purchase"), max_length=10, choices=AccountHandoff.choices,
+        default=AccountHandoff.KEEP_SELLER,
+    )
+    account_manager = models.ForeignKey(
+        "accounts.User", verbose_name=_("account manager"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="+",
+    )
+    # §4 lifecycle
+    regular_purchases = models.PositiveSmallIntegerField(
+        _("purchases that make a regular client"), default=3,
+    )
+    regular_period_days = models.PositiveIntegerField(
+        _("…within days"), default=365,
+    )
+    discount_lover_share = models.DecimalField(
+        _("discount lover: share of purchases on promotion"), max_digits=3, decimal_places=2,
+        default=Decimal("0.50"),
+    )
+    impulsive_hours = models.PositiveSmallIntegerField(
+        _("impulsive: bought within hours of the first contact"), default=24,
+    )
+    # §6 lapse and win-back
+    lapse_factor = models.DecimalField(
+        _("lapsed after the client's usual gap times"), max_digits=4, decimal_places=2,
+        default=Decimal("2.00"),
+    )
+    lapse_period_days = models.PositiveIntegerField(
+        _("lapsed after days (the business's own period)"), null=True, blank=True,
+        help_text=_("E.g. 540 (18 months) for furniture, 3 for a coffee shop; empty: each "
+                    "client's own rhythm"),
+    )
+    lapse_min_purchases = models.PositiveSmallIntegerField(
+        _("purchases before a client can lapse"), default=2,
+    )
+
+    class Meta:
+        verbose_name = _("method settings")
+        verbose_name_plural = _("method settings")
+
+    def __str__(self) -> str:
+        return str(_("Method settings"))
+
+
+def method_settings(business: Business | int) -> MethodSettings:
+    """The business's method settings, created with the method's defaults on first use."""
+    business_id = business if isinstance(business, int) else business.pk
+    settings_row, _created = MethodSettings.objects.get_or_create(business_id=business_id)
+    return settings_row

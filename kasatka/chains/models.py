@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kasatka.accounts.models import BusinessScoped
-from kasatka.contacts.models import Channel
+from kasatka.contacts.models import Channel, Stage
 
 
 class ChainKind(models.TextChoices):
@@ -41,6 +41,11 @@ class Chain(BusinessScoped):
     )
     exit_on_reply = models.BooleanField(
         _("exit on reply"), default=False, help_text=_("A reply of the contact ends it")
+    )
+    enrol_on_stage = models.CharField(
+        _("start when the contact becomes"), max_length=10, blank=True,
+        choices=[("", _("—")), *Stage.choices],
+        help_text=_("A contact reaching this funnel stage is enrolled (e.g. regular → loyalty)"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

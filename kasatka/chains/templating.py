@@ -65,6 +65,8 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
     "preferences_url": frozenset(),
     # The contact's personal link to the business's Telegram bot; empty without a bot.
     "telegram_link": frozenset(),
+    # One-click answers to the lead-conversion question; empty without an open window.
+    "lead_answers": frozenset("competitor not_relevant not_ripe".split()),
     "today": _DATE_FIELDS,
 }
 
@@ -293,6 +295,22 @@ class DealView(_View):
         return self.title
 
 
+class LeadAnswersView(_View):
+    """The contact's one-click answers to "how are things?" at the end of the lead window."""
+
+    ROOT = "lead_answers"
+    FIELDS = KNOWN_FIELDS["lead_answers"]
+
+    def __init__(self, source: object = None) -> None:
+        super().__init__(source)
+        self.competitor = self._text("competitor")
+        self.not_relevant = self._text("not_relevant")
+        self.not_ripe = self._text("not_ripe")
+
+    def __str__(self) -> str:
+        return ""
+
+
 def _as_date(value: object) -> date | None:
     if isinstance(value, datetime):
         return value.date()
@@ -322,6 +340,7 @@ def build_context(
     seller_view = seller if isinstance(seller, SellerView) else SellerView(seller)
     deal = extra.pop("deal", None)
     today = extra.pop("today", None)
+    answers = extra.pop("lead_answers", None)
     context: dict[str, object] = dict(extra)
     # Empty unless the caller knows the business's bot (the engine does): a preview of a
     # template that offers the link renders rather than fails.
@@ -331,6 +350,8 @@ def build_context(
         business=business_view,
         seller=seller_view,
         deal=deal if isinstance(deal, DealView) else DealView(deal),
+        # Empty links unless the engine knows the contact's open window.
+        lead_answers=answers if isinstance(answers, LeadAnswersView) else LeadAnswersView(answers),
         today=_as_date(today) or date.today(),
     )
     return context
@@ -838,6 +859,10 @@ def _sample_contexts() -> list[tuple[str, dict[str, object]]]:
         },
         seller=SAMPLE_SELLER,
         deal=SAMPLE_DEAL,
+        lead_answers={
+            answer: f"https://example.com/lc/sample-{answer}/"
+            for answer in KNOWN_FIELDS["lead_answers"]
+        },
         **urls,
     )
     # Real contacts often lack a patronymic, a birthday or even a name.

@@ -65,6 +65,23 @@ class Stage(models.TextChoices):
     ADEPT = "adept", _("adept")
 
 
+class NeedsFit(models.TextChoices):
+    UNKNOWN = "", _("not asked yet")
+    FITS = "fits", _("we can deliver what they need")
+    PARTLY = "partly", _("partly")
+    NO = "no", _("not what we do")
+
+
+class Readiness(models.TextChoices):
+    """How far in their decision the client is (the qualification card, METHOD.md §4)."""
+
+    UNKNOWN = "", _("unknown")
+    LOOKING = "looking", _("just looking")
+    COMPARING = "comparing", _("comparing offers")
+    DECIDING = "deciding", _("about to decide")
+    READY = "ready", _("ready to buy")
+
+
 class Contact(BusinessScoped):
     """A person the business sells to."""
 
@@ -99,6 +116,20 @@ class Contact(BusinessScoped):
     stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices, default=Stage.LEAD)
     is_discount_lover = models.BooleanField(_("discount lover"), default=False)
     is_impulsive = models.BooleanField(_("impulsive"), default=False)
+    is_marked_adept = models.BooleanField(
+        _("marked as an adept"), default=False,
+        help_text=_("A seller knows they recommend us, though no referral is recorded"),
+    )
+    # The qualification card (METHOD.md §4): filled at the visit or later.
+    needs_fit = models.CharField(
+        _("needs fit"), max_length=8, choices=NeedsFit.choices, blank=True
+    )
+    readiness = models.CharField(
+        _("how far in the decision"), max_length=10, choices=Readiness.choices, blank=True
+    )
+    needs = models.TextField(_("needs"), blank=True, help_text=_("Deadlines, volumes, tasks"))
+    knows_about_us = models.TextField(_("what they know about us"), blank=True)
+    came_because = models.TextField(_("why they came to us"), blank=True)
     source = models.ForeignKey(
         "sales.LeadSource",
         verbose_name=_("source"),
@@ -222,3 +253,28 @@ class Consent(BusinessScoped):
         if self.pk is not None:
             raise ValueError("Consent entries are append-only; record a new one instead.")
         super().save(*args, **kwargs)
+
+
+class StageChange(BusinessScoped):
+    """One move of a contact between funnel stages or side types, with its cause."""
+
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
+        related_name="stage_changes",
+    )
+    field = models.CharField(
+        _("what changed"), max_length=20, default="stage",
+        help_text=_("stage, is_discount_lover or is_impulsive"),
+    )
+    old = models.CharField(_("from"), max_length=20, blank=True)
+    new = models.CharField(_("to"), max_length=20)
+    cause = models.CharField(_("cause"), max_length=300)
+    changed_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+        indexes = [models.Index(fields=["contact", "changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.field}: {self.old} → {self.new}"

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +40,7 @@ from kasatka.chains.templating import (
     BusinessView,
     ContactView,
     DealView,
+    LeadAnswersView,
     SellerView,
     TemplateError,
     build_context,
@@ -57,6 +59,8 @@ from kasatka.contacts.models import Address, AddressState, Channel, Contact
 from kasatka.contacts.unsubscribe import unsubscribe_url
 from kasatka.dbutil import ids_in
 from kasatka.engine.clock import Clock, get_clock
+from kasatka.engine.triggers import run_triggers
+from kasatka.sales.conversion import answer_urls, open_conversions
 from kasatka.sales.models import Purchase
 
 from . import rules
@@ -72,6 +76,7 @@ class EngineConfig:
     retry_base_seconds: float = 60
     retry_max_seconds: float = 6 * 3600
     max_attempts: int = 8
+    trigger_seconds: float = 60
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> EngineConfig:
@@ -83,6 +88,7 @@ class EngineConfig:
             "retry_base_seconds": conf["RETRY_BASE_SECONDS"],
             "retry_max_seconds": conf["RETRY_MAX_SECONDS"],
             "max_attempts": conf["MAX_ATTEMPTS"],
+            "trigger_seconds": conf["TRIGGER_SECONDS"],
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -308,8 +314,12 @@ class Worker:
         """Work until stopped; with `once`, until nothing is due (for cron)."""
         log.info("worker %s started (batch %s)", self.id, self.config.batch_size)
         failures = 0
+        next_triggers = 0.0
         while not self.stopping:
             try:
+                if time.monotonic() >= next_triggers:
+                    run_triggers(self.clock.now())
+                    next_triggers = time.monotonic() + self.config.trigger_seconds
                 done = self.run_batch()
             except (OperationalError, InterfaceError):
                 # The database went away (restart, failover): wait and reconnect
@@ -429,6 +439,10 @@ class Worker:
         self._seller_views = {pk: SellerView(u) for pk, u in owners.items()}
         self._no_seller = SellerView(None)
         self._no_deal = DealView(None)
+        # One query, and only for a batch with a step that offers the one-click answers.
+        offered = any(map(_offers_lead_answers, steps.values()))
+        self._open_conversions = open_conversions(list(contacts)) if offered else {}
+        self._no_answers = LeadAnswersView(None)
 
     def plan(self, enrollments: list[EnrollmentRow], now: datetime) -> list[Plan]:
         contact_ids = {e.contact_id for e in enrollments}
@@ -558,11 +572,19 @@ class Worker:
             unsubscribe_url=link,
             preferences_url=link,
             telegram_link=deep_link(bot, contact.pk),
+            lead_answers=self._lead_answers(contact.pk, step),
             today=self._today[e.business_id],
         )
         subject = render(step.subject_template, context)
         body = render(step.body_template, context)
         return " ".join(subject.split()), body, link
+
+    def _lead_answers(self, contact_id: int, step: Step) -> LeadAnswersView:
+        """The contact's one-click answers to the lead-conversion question, if asked here."""
+        conversion_id = self._open_conversions.get(contact_id)
+        if conversion_id is None or not _offers_lead_answers(step):
+            return self._no_answers
+        return LeadAnswersView(answer_urls(conversion_id))
 
     def _outbound(self, plan: Plan, now: datetime) -> Outbound:
         e, touch, route = plan.enrollment, plan.touch, plan.route
@@ -755,6 +777,10 @@ class Worker:
             "step_id": following.pk,
             "next_touch_at": due_time(following, e.enrolled_at, now),
         }
+
+
+def _offers_lead_answers(step: Step) -> bool:
+    return "lead_answers" in step.body_template or "lead_answers" in step.subject_template
 
 
 def _group_by_reason(items: list[tuple[int, str]]) -> dict[str, list[int]]:

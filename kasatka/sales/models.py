@@ -33,6 +33,52 @@ class LeadSource(BusinessScoped):
         return self.name
 
 
+class LeadSourceCost(BusinessScoped):
+    """What a lead source cost over a period: the cost per lead and per client comes from it."""
+
+    source = models.ForeignKey(
+        LeadSource, verbose_name=_("source"), on_delete=models.CASCADE, related_name="costs"
+    )
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    amount = models.DecimalField(_("cost"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("lead source cost")
+        verbose_name_plural = _("lead source costs")
+        ordering = ["source", "period_start"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.amount} ({self.period_start}–{self.period_end})"
+
+
+class LossKind(models.TextChoices):
+    """Why a visit ended without a sale (METHOD.md §1)."""
+
+    OBJECTIVE = "objective", _("objective (outside the seller's control)")
+    NON_OBJECTIVE = "non_objective", _("non-objective (a seller's error)")
+
+
+class LossReason(BusinessScoped):
+    """One reason from the business's own list of why a client did not buy."""
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=15, choices=LossKind.choices)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("loss reason")
+        verbose_name_plural = _("loss reasons")
+        ordering = ["kind", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["business", "name"], name="loss_reason_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class VisitType(models.IntegerChoices):
     """The four outcomes of a visit (METHOD.md §1)."""
 
@@ -75,6 +121,10 @@ class Visit(BusinessScoped):
     amount = models.DecimalField(
         _("amount"), max_digits=12, decimal_places=2, null=True, blank=True
     )
+    loss_reason = models.ForeignKey(
+        LossReason, verbose_name=_("why not bought"), on_delete=models.PROTECT,
+        null=True, blank=True, related_name="visits",
+    )
     note = models.TextField(_("note"), blank=True)
 
     class Meta:
@@ -108,6 +158,9 @@ class Purchase(BusinessScoped):
         blank=True,
         related_name="purchases",
     )
+    on_promotion = models.BooleanField(
+        _("on promotion"), default=False, help_text=_("Bought at a discount or in a sale")
+    )
     note = models.CharField(_("note"), max_length=300, blank=True)
 
     class Meta:
@@ -117,3 +170,75 @@ class Purchase(BusinessScoped):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.purchased_at:%Y-%m-%d}"
+
+
+class Referral(BusinessScoped):
+    """A client recommended someone: what makes an adept (METHOD.md §4)."""
+
+    referrer = models.ForeignKey(
+        "contacts.Contact", verbose_name=_("recommended by"), on_delete=models.CASCADE,
+        related_name="referrals",
+    )
+    referred = models.ForeignKey(
+        "contacts.Contact", verbose_name=_("recommended"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="referred_by",
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    recorded_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referred_id}"
+
+
+class LeadOutcome(models.TextChoices):
+    """How a lead's conversion window ended (METHOD.md §3)."""
+
+    BOUGHT = "bought", _("bought")
+    COMPETITOR = "competitor", _("bought from a competitor")
+    NOT_RELEVANT = "not_relevant", _("no longer relevant")
+    NOT_RIPE = "not_ripe", _("has not ripened yet")
+    NO_ANSWER = "no_answer", _("no answer")
+
+
+class LeadConversion(BusinessScoped):
+    """A new lead's window of intense touches, and where it led."""
+
+    contact = models.ForeignKey(
+        "contacts.Contact", verbose_name=_("contact"), on_delete=models.CASCADE,
+        related_name="lead_conversions",
+    )
+    source = models.ForeignKey(
+        LeadSource, verbose_name=_("source"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="conversions",
+    )
+    started_at = models.DateTimeField(_("started"))
+    ends_at = models.DateTimeField(_("window ends"), db_index=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=12, choices=LeadOutcome.choices, blank=True
+    )
+    outcome_at = models.DateTimeField(_("outcome recorded"), null=True, blank=True)
+    answered_by = models.CharField(
+        _("answered by"), max_length=10, blank=True,
+        help_text=_("contact (one click), seller (a call) or the system (no answer)"),
+    )
+    call_task = models.OneToOneField(
+        "calls.CallTask", verbose_name=_("question call"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="lead_conversion",
+    )
+
+    class Meta:
+        verbose_name = _("lead conversion")
+        verbose_name_plural = _("lead conversions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"], condition=models.Q(outcome=""),
+                name="lead_conversion_one_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.outcome or 'open'}"

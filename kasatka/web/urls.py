@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, visits
 
 app_name = "web"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("calls/<int:pk>/close/", views.close_call_view, name="close_call"),
     path("touches/", views.touches, name="touches"),
     path("contacts/<int:pk>/", views.contact_card, name="contact"),
+    path("contacts/<int:pk>/qualification/", visits.qualification, name="qualification"),
+    path("visits/", visits.visit_list, name="visits"),
+    path("visits/new/", visits.new_visit, name="new_visit"),
 ]

@@ -70,7 +70,11 @@ def _open_calls(request: HttpRequest) -> Any:
 @login_required
 def calls(request: HttpRequest) -> HttpResponse:
     business_of(request.user)
-    tasks = _open_calls(request).select_related("contact", "assignee").order_by("due_at")[:200]
+    tasks = (
+        _open_calls(request)
+        .select_related("contact", "assignee", "lead_conversion")
+        .order_by("due_at")[:200]
+    )
     return render(
         request,
         "web/calls.html",

@@ -1,0 +1,37 @@
+"""Time-based triggers: what becomes due by the clock alone, not by a chain's step.
+
+A lead's conversion window ends; a regular client lapses. The worker runs these every
+KASATKA_ENGINE["TRIGGER_SECONDS"]; each trigger is idempotent (running it twice in a row
+does nothing the second time), so several workers may run them without harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+log = logging.getLogger("kasatka.engine")
+
+Trigger = Callable[[datetime], int]
+
+
+def _registered() -> list[tuple[str, Trigger]]:
+    # Imported here: the triggers live with the models they act on.
+    from kasatka.insights.lapse import detect_lapses
+    from kasatka.sales.conversion import close_expired_windows
+
+    return [
+        ("lead conversion windows", close_expired_windows),
+        ("lapsed clients", detect_lapses),
+    ]
+
+
+def run_triggers(now: datetime) -> dict[str, int]:
+    """Run every trigger once; returns how many things each acted on."""
+    done: dict[str, int] = {}
+    for name, trigger in _registered():
+        done[name] = trigger(now)
+        if done[name]:
+            log.info("trigger %s: %s", name, done[name])
+    return done

@@ -1,0 +1,123 @@
+"""Lead intake (LG, METHOD.md §3): a lead from a form or the API, found or created and
+attributed to its source, so that ad spend can be judged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import NamedTuple
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from kasatka.accounts.models import Business
+from kasatka.contacts.actions import create_contact
+from kasatka.contacts.models import ConsentBasis, Contact
+from kasatka.engine.clock import now as clock_now
+
+from . import conversion
+from .actions import complete_contact, find_contact, grant_consents, normalise_reach, split_name
+from .models import LeadSource
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
+
+
+class Lead(NamedTuple):
+    contact: Contact
+    is_new: bool
+
+
+def _clean_utm(utm: Mapping[str, str]) -> dict[str, str]:
+    return {k: (utm.get(k) or "").strip()[:200] for k in UTM_KEYS if (utm.get(k) or "").strip()}
+
+
+def source_for(
+    business: Business, utm: Mapping[str, str], source_name: str | None = None
+) -> LeadSource | None:
+    """The lead source a lead is attributed to, made on the fly when it is new.
+
+    By the name the caller gives; else the existing source whose UTM values all match
+    (the most specific one: a source for "yandex / cpc / kitchens" beats one for "yandex";
+    case does not matter, ad platforms are not consistent about it); else a new source
+    named from the UTM values. No name and no UTM: no source (a direct visit).
+    """
+    values = _clean_utm(utm)
+    name = (source_name or "").strip()[:200]
+    sources = LeadSource.objects.filter(business=business)
+    if name:
+        # Compared in Python: SQLite folds the case of ASCII letters only, not Cyrillic.
+        wanted_name = name.casefold()
+        for source in sources.order_by("id"):
+            if source.name.casefold() == wanted_name:
+                return source
+        return LeadSource.objects.create(business=business, name=name, **values)
+    if not values:
+        return None
+    best: LeadSource | None = None
+    best_score = 0
+    candidates = sources.exclude(utm_source="", utm_medium="", utm_campaign="").order_by("id")
+    for source in candidates:
+        wanted = {k: getattr(source, k) for k in UTM_KEYS if getattr(source, k)}
+        if all(values.get(k, "").casefold() == v.casefold() for k, v in wanted.items()):
+            if len(wanted) > best_score:
+                best, best_score = source, len(wanted)
+    if best is not None:
+        return best
+    name = " / ".join(values[k] for k in UTM_KEYS if k in values)[:200]
+    source, _created = LeadSource.objects.get_or_create(
+        business=business, name=name, defaults=values
+    )
+    return source
+
+
+def create_lead(
+    business: Business,
+    *,
+    name: str = "",
+    phone: str = "",
+    email: str = "",
+    utm: Mapping[str, str] | None = None,
+    source_name: str | None = None,
+    consent: Iterable[str] = (),
+    at: datetime | None = None,
+) -> Lead:
+    """A lead left a contact: find or create them, attribute the source, record consent.
+
+    `consent` is the channels the lead agreed to be written to by. The first touch keeps
+    the lead: a contact who already has a source keeps it, whatever brought them back.
+    A new lead starts its lead-conversion window. Raises ValidationError (keyed "phone",
+    "email") when the lead cannot be reached.
+    """
+    at = at or clock_now()
+    reach = normalise_reach(business, phone, email)
+    if not (reach.phone or reach.email):
+        raise ValidationError(
+            {"phone": [ValidationError(_("Leave a phone or an e-mail."), code="required")]}
+        )
+    person = split_name(name)
+    with transaction.atomic():
+        source = source_for(business, utm or {}, source_name)
+        contact = find_contact(business, reach)
+        is_new = contact is None
+        if contact is None:
+            contact = create_contact(
+                business,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                patronymic=person.patronymic,
+                source_id=source.pk if source else None,
+                phones=[reach.phone] if reach.phone else [],
+                emails=[reach.email] if reach.email else [],
+                created_at=at,
+            )
+        else:
+            complete_contact(contact, person, reach, at)
+            if contact.source_id is None and source is not None:
+                contact.source = source
+                contact.save(update_fields=["source", "updated_at"])
+        where = f"lead form: {source.name}" if source else "lead form"
+        grant_consents(contact, consent, ConsentBasis.FORM, where[:300], at)
+        if is_new:
+            conversion.start_lead_conversion(contact, at)
+    return Lead(contact, is_new)
