@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from django.db import InterfaceError, OperationalError
+
 log = logging.getLogger("kasatka.engine")
 
 Trigger = Callable[[datetime], int]
@@ -31,7 +33,16 @@ def run_triggers(now: datetime) -> dict[str, int]:
     """Run every trigger once; returns how many things each acted on."""
     done: dict[str, int] = {}
     for name, trigger in _registered():
-        done[name] = trigger(now)
+        try:
+            done[name] = trigger(now)
+        except (OperationalError, InterfaceError):
+            raise  # the database went away: the worker's loop waits and reconnects
+        except Exception:
+            # A bug in one trigger must not stop delivery, nor the other triggers: it is
+            # logged with its traceback and tried again on the next round.
+            log.exception("trigger %s failed", name)
+            done[name] = 0
+            continue
         if done[name]:
             log.info("trigger %s: %s", name, done[name])
     return done
