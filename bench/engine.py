@@ -71,10 +71,10 @@ BODY = (
 # The raw loop's touch row: constants are literals, so each row binds only what differs.
 TOUCH_COLUMNS = (
     'business_id, enrollment_id, step_id, contact_id, channel, "to", is_commercial, subject,'
-    " body, status, idempotency_key, provider_message_id, attempts, error, created_at,"
-    " sent_at, updated_at"
+    " body, status, idempotency_key, provider_message_id, attempts, error, route_note,"
+    " created_at, sent_at, updated_at"
 )
-TOUCH_ROW = "(%s, %s, %s, %s, 'email', '', TRUE, '', '', 'sent', %s, '', 1, '', %s, %s, %s)"
+TOUCH_ROW = "(%s, %s, %s, %s, 'email', '', TRUE, '', '', 'sent', %s, '', 1, '', '', %s, %s, %s)"
 
 
 class BenchError(RuntimeError):
@@ -87,6 +87,8 @@ class NullChannel(BaseChannel):
     code = "email"
     address_kind = "email"
     idempotent = False
+    # As EmailChannel: the id is the Message-ID derived from our key, so it is not stored.
+    records_provider_id = False
 
     def deliver(self, message: Outbound) -> str:
         return f"null-{message.idempotency_key}"

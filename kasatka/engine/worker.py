@@ -314,13 +314,20 @@ class Worker:
         """Work until stopped; with `once`, until nothing is due (for cron)."""
         log.info("worker %s started (batch %s)", self.id, self.config.batch_size)
         failures = 0
-        next_triggers = 0.0
+        # Time-based triggers run once the queue is drained, then every trigger_seconds
+        # even under a backlog: due touches go first, and a worker started on a full queue
+        # does not begin by fitting models.
+        next_triggers = time.monotonic() + self.config.trigger_seconds
+        triggers_ran = False
         while not self.stopping:
             try:
-                if time.monotonic() >= next_triggers:
-                    run_triggers(self.clock.now())
-                    next_triggers = time.monotonic() + self.config.trigger_seconds
                 done = self.run_batch()
+                if (done == 0 and not triggers_ran) or time.monotonic() >= next_triggers:
+                    run_triggers(self.clock.now())
+                    triggers_ran = True
+                    next_triggers = time.monotonic() + self.config.trigger_seconds
+                    if done == 0:
+                        continue  # what the triggers made due goes out in this round
             except (OperationalError, InterfaceError):
                 # The database went away (restart, failover): wait and reconnect
                 # rather than die; claims of the lost batch come back after their lease.

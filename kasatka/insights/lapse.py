@@ -36,6 +36,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import transaction
@@ -61,7 +62,9 @@ from kasatka.contacts.models import (
 from kasatka.dbutil import ids_in
 from kasatka.sales.models import Purchase
 
-from . import bgnbd
+if TYPE_CHECKING:
+    from . import bgnbd
+
 from .models import ChurnModel, ClientRisk
 
 log = logging.getLogger("kasatka.insights")
@@ -145,6 +148,10 @@ def fit_business(
     business: Business, history: History, today: date
 ) -> tuple[bgnbd.BGNBD | None, int, int, str]:
     """The business's BG/NBD model (weeks), or None with the reason; and the counts."""
+    if history.contact.size == 0:
+        return None, 0, 0, "no purchases yet"
+    from . import bgnbd  # SciPy loads on first use, not with every worker
+
     _ids, summary = bgnbd.summarise(
         history.contact, history.day, today.toordinal(), DAYS_PER_WEEK
     )
@@ -179,6 +186,8 @@ def score(
     """The risk rows (unsaved) of the clients in `history`, as of `now`."""
     if history.contact.size == 0:
         return []
+    from . import bgnbd  # SciPy loads on first use, not with every worker
+
     today = _today(business, now)
     ids, summary = bgnbd.summarise(
         history.contact, history.day, today.toordinal(), DAYS_PER_WEEK
@@ -250,6 +259,8 @@ def _save(rows: list[ClientRisk]) -> None:
 
 
 def _model_of(state: ChurnModel) -> bgnbd.BGNBD | None:
+    from . import bgnbd  # SciPy loads on first use, not with every worker
+
     if state.r is None or state.alpha is None or state.a is None or state.b is None:
         return None
     return bgnbd.BGNBD(state.r, state.alpha, state.a, state.b)

@@ -11,7 +11,6 @@ from typing import Final
 
 from django.template.loader import render_to_string
 from django.utils import formats, translation
-from weasyprint import HTML  # type: ignore[import-untyped]
 
 from kasatka.accounts.models import Business
 
@@ -108,5 +107,9 @@ def labels_pdf(business: Business, letters: Sequence[Letter]) -> bytes:
 
 def _pdf(html: str) -> bytes:
     # No base_url: the templates load nothing from outside, so nothing can be fetched.
+    # Imported here: WeasyPrint (and Pango) take seconds to load, and every process that
+    # merely resolves a URL (the engine's workers among them) would pay for it.
+    from weasyprint import HTML  # type: ignore[import-untyped]
+
     pdf: bytes = HTML(string=html).write_pdf()
     return pdf
