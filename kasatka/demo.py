@@ -44,6 +44,9 @@ from kasatka.contacts.models import (
     Purpose,
     Stage,
 )
+from kasatka.deals.demo import DealsReplay
+from kasatka.deals.models import Deal
+from kasatka.deals.nudging import nudge_stuck_deals
 from kasatka.engine.clock import ManualClock
 from kasatka.engine.clock import now as clock_now
 from kasatka.engine.worker import EngineConfig, Plan, Worker
@@ -99,6 +102,7 @@ class DemoResult:
     active_enrollments: int
     touches: int
     call_tasks: int
+    deals: int = 0
 
     @property
     def visits(self) -> int:
@@ -608,6 +612,8 @@ class _Builder:
         figures = method_settings(self.business)
         figures.lapse_period_days = 540
         figures.save(update_fields=["lapse_period_days"])
+        # Custom orders: deals that wait on the client, with their nudges (kasatka.deals).
+        self.deals = DealsReplay(self.business, self.seed)
         people = self._people()
         for person in people:
             self._plan_person(person)
@@ -620,6 +626,8 @@ class _Builder:
         self._close_past_calls()
         self._post_past_letters()
         self._settle_stages(people)
+        # Deals stuck since the replay ended get today's nudges to throw.
+        nudge_stuck_deals(self.now, self.business.pk)
         return self._result()
 
     # --- helpers --------------------------------------------------------------
@@ -990,6 +998,8 @@ class _Builder:
         for e in sorted(events + ticks, key=lambda e: (e.at, e.order)):
             if e.kind == "tick":
                 replay.advance_to(e.at)
+                self.deals.tick(e.at)
+                replay.advance_to(e.at)  # the nudges just thrown go out
                 continue
             contact = e.person.contact if e.person else None
             if e.kind == "visit":
@@ -998,6 +1008,9 @@ class _Builder:
                     contacts_taken=contact is not None, seller=e.seller, amount=e.amount,
                     note=e.note, at=e.at,
                 )
+                if contact is not None and not e.bought and self.deals.wants_deal():
+                    # A custom piece: the seller sends the price list or a proposal.
+                    self.deals.open_deal(contact, e.seller, e.at)
             elif e.kind == "purchase" and contact is not None and e.amount is not None:
                 record_purchase(contact, e.amount, e.seller, e.at, e.note[:300])
             elif e.kind == "unsubscribe" and contact is not None:
@@ -1097,4 +1110,5 @@ class _Builder:
             active_enrollments=enrollments.filter(state=EnrollmentState.ACTIVE).count(),
             touches=Touch.objects.filter(business=b).count(),
             call_tasks=CallTask.objects.filter(business=b).count(),
+            deals=Deal.objects.filter(business=b).count(),
         )

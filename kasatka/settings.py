@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "kasatka.accounts",
     "kasatka.contacts",
     "kasatka.sales",
+    "kasatka.deals",
     "kasatka.chains",
     "kasatka.channels",
     "kasatka.channels.call",
@@ -113,6 +114,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+            # 64 MB of page cache per connection (SQLite's default is 2 MB): the plan's
+            # and the insights' scans of a big book stay in memory.
+            " PRAGMA cache_size=-65536;"
         ),
     }
     # Tests use a file, not memory, so that worker processes started by a test

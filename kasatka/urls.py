@@ -21,5 +21,6 @@ urlpatterns = [
     path("hooks/<int:account_id>/<str:key>/", channel_views.webhook, name="channel_hook"),
     path("letters/", include("kasatka.channels.letter.urls")),
     path("insights/", include("kasatka.insights.urls")),
+    path("deals/", include("kasatka.deals.urls")),
     path("", include("kasatka.web.urls")),
 ]

@@ -22,6 +22,13 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
 
 
+def validate_weekdays(value: str) -> None:
+    if not value or any(c not in "1234567" for c in value) or len(set(value)) != len(value):
+        raise ValidationError(
+            _("Working days are ISO day numbers, 1 (Monday) to 7 (Sunday), each once.")
+        )
+
+
 def default_paper_age() -> int:
     """KASATKA_PAPER_FROM_AGE: the age from which the method sends paper (default 50)."""
     from django.conf import settings
@@ -54,6 +61,15 @@ class Business(models.Model):
             "Contacts of this age or older get a printed letter where a step allows one "
             "(the method: 50+); empty: never prefer paper"
         ),
+    )
+    working_weekdays = models.CharField(
+        _("working days of the week"), max_length=7, default="12345",
+        validators=[validate_weekdays],
+        help_text=_("ISO numbers of the days the business works: 1 Monday … 7 Sunday"),
+    )
+    holidays_country = models.CharField(
+        _("public holidays of"), max_length=2, blank=True, default="RU",
+        help_text=_("ISO 3166 code whose public holidays are days off; empty: none"),
     )
     email_from_name = models.CharField(_("sender name"), max_length=100, blank=True)
     email_from_address = models.EmailField(
@@ -113,6 +129,28 @@ class BusinessScoped(models.Model):
 
     class Meta:
         abstract = True
+
+
+class BusinessDay(BusinessScoped):
+    """A date that differs from the usual calendar: a day off of the business's own, or a
+    working day the government moved onto a weekend."""
+
+    date = models.DateField(_("date"))
+    is_working = models.BooleanField(
+        _("working day"), default=False,
+        help_text=_("Ticked: a working day (a moved Saturday); unticked: a day off"),
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("calendar exceptions")
+        constraints = [
+            models.UniqueConstraint(fields=["business", "date"], name="business_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.name}"
 
 
 class AccountHandoff(models.TextChoices):
@@ -175,6 +213,36 @@ class MethodSettings(models.Model):
     )
     lapse_min_purchases = models.PositiveSmallIntegerField(
         _("purchases before a client can lapse"), default=2,
+    )
+    # §5 nudges for stuck deals
+    nudge_max = models.PositiveSmallIntegerField(
+        _("nudges before a call"), default=3,
+        help_text=_("Unanswered nudges in one stage before the seller gets a call task"),
+    )
+    nudge_interval_days = models.PositiveSmallIntegerField(
+        _("business days between the first nudges"), default=2,
+    )
+    nudge_interval_growth = models.DecimalField(
+        _("each next interval times"), max_digits=3, decimal_places=1, default=Decimal("2.0"),
+        help_text=_("2: the gaps after the 1st, 2nd and 3rd nudges are 2, 4 and 8 days"),
+    )
+    nudge_auto_throw_days = models.PositiveSmallIntegerField(
+        _("throw a proposed nudge automatically after business days"), null=True, blank=True,
+        help_text=_("Empty: the seller throws every nudge"),
+    )
+    nudge_conversion = models.DecimalField(
+        _("nudge to order conversion until measured"), max_digits=3, decimal_places=2,
+        default=Decimal("0.30"), help_text=_("The method: 30 orders from 100 nudges"),
+    )
+    nudge_min_sample = models.PositiveSmallIntegerField(
+        _("settled nudges before the business's own conversion is used"), default=30,
+    )
+    nudge_settle_days = models.PositiveSmallIntegerField(
+        _("a nudge counts towards an order placed within days"), default=30,
+    )
+    nudge_no_winback = models.BooleanField(
+        _("win back a client who said no to a deal"), default=False,
+        help_text=_("The client goes into the win-back chain after the win-back delay"),
     )
 
     class Meta:

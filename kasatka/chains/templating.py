@@ -67,6 +67,8 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
     "telegram_link": frozenset(),
     # One-click answers to the lead-conversion question; empty without an open window.
     "lead_answers": frozenset("competitor not_relevant not_ripe".split()),
+    # The question a seller throws about a stuck deal (the nudge chain's step).
+    "nudge_text": frozenset(),
     "today": _DATE_FIELDS,
 }
 
@@ -345,6 +347,7 @@ def build_context(
     # Empty unless the caller knows the business's bot (the engine does): a preview of a
     # template that offers the link renders rather than fails.
     context.setdefault("telegram_link", "")
+    context.setdefault("nudge_text", "")
     context.update(
         contact=contact_view,
         business=business_view,

@@ -128,7 +128,7 @@ def apply_inbound(account: ProviderAccount, event: InboundEvent) -> str:
     touch = _replied_touch(account, event, contact, now)
     try:
         with transaction.atomic():
-            InboundMessage.objects.create(
+            message = InboundMessage.objects.create(
                 business_id=account.business_id, contact=contact, address=address,
                 channel=account.channel, sender=sender, text=event.text,
                 payload=event.payload, provider_message_id=event.provider_message_id,
@@ -154,7 +154,21 @@ def apply_inbound(account: ProviderAccount, event: InboundEvent) -> str:
     end_enrollments(
         Enrollment.objects.filter(contact=contact, chain__exit_on_reply=True), "replied", now
     )
-    return "replied"
+    return _answer_to_deal(message) or "replied"
+
+
+def _answer_to_deal(message: InboundMessage) -> str:
+    """A reply to a nudge moves its deal (kasatka.deals.replies)."""
+    from kasatka.deals.replies import on_inbound
+
+    try:
+        with transaction.atomic():
+            reply = on_inbound(message)
+    except Exception:
+        # The message is kept and on the contact's card; the seller sees it there.
+        log.exception("reply %s could not be applied to a deal", message.pk)
+        return ""
+    return f"replied: {reply.answer}" if reply is not None else ""
 
 
 def _replied_touch(
@@ -162,7 +176,20 @@ def _replied_touch(
 ) -> Touch | None:
     touches = Touch.objects.filter(business_id=account.business_id, channel=account.channel)
     if event.in_reply_to:
-        touch = touches.filter(provider_message_id=event.in_reply_to).first()
+        if CHANNEL_ADDRESS_KIND[account.channel] == AddressKind.EMAIL:
+            # Imported here: the e-mail channel's own reading of its Message-IDs.
+            from kasatka.channels.email.inbound import key_for_message_id
+
+            # E-mail touches keep no provider id: their Message-ID is message_id_for(key).
+            # Anyone may write any Message-ID into a mail's headers, so a known sender's
+            # reply links only to a touch of their own.
+            key = key_for_message_id(event.in_reply_to)
+            replied = touches.filter(idempotency_key=key) if key else touches.none()
+            if contact is not None:
+                replied = replied.filter(contact=contact)
+        else:
+            replied = touches.filter(provider_message_id=event.in_reply_to)
+        touch = replied.first()
         if touch is not None:
             return touch
     if contact is None:

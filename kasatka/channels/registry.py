@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from kasatka.channels.base import BaseChannel
 from kasatka.channels.call.channel import CallChannel
 from kasatka.channels.email.channel import EmailChannel
+from kasatka.channels.email.imap import ImapEmailChannel
+from kasatka.channels.email.replies import InboundEmailChannel
 from kasatka.channels.letter.channel import LetterChannel
 from kasatka.channels.models import ProviderAccount
 from kasatka.channels.sms.smsc import SmscChannel
@@ -34,6 +36,9 @@ PROVIDERS: dict[str, type[BaseChannel]] = {
     WhatsAppChannel.provider: WhatsAppChannel,
     ViberChannel.provider: ViberChannel,
     VkChannel.provider: VkChannel,
+    # E-mail is sent the same with or without these; they take replies in.
+    ImapEmailChannel.provider: ImapEmailChannel,
+    InboundEmailChannel.provider: InboundEmailChannel,
 }
 
 Accounts = dict[tuple[int, str], ProviderAccount]

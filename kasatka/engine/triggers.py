@@ -20,12 +20,16 @@ Trigger = Callable[[datetime], int]
 
 def _registered() -> list[tuple[str, Trigger]]:
     # Imported here: the triggers live with the models they act on.
+    from kasatka.channels.email.imap import fetch_all_replies
+    from kasatka.deals.nudging import nudge_stuck_deals
     from kasatka.insights.lapse import detect_lapses
     from kasatka.sales.conversion import close_expired_windows
 
     return [
         ("lead conversion windows", close_expired_windows),
         ("lapsed clients", detect_lapses),
+        ("e-mail replies", fetch_all_replies),
+        ("stuck deals", nudge_stuck_deals),
     ]
 
 

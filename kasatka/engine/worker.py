@@ -30,6 +30,7 @@ from kasatka.accounts.models import Business, User
 from kasatka.chains.actions import due_time
 from kasatka.chains.models import (
     Chain,
+    ChainKind,
     Enrollment,
     EnrollmentState,
     Step,
@@ -58,6 +59,7 @@ from kasatka.contacts.actions import consent_states, set_address_state
 from kasatka.contacts.models import Address, AddressState, Channel, Contact
 from kasatka.contacts.unsubscribe import unsubscribe_url
 from kasatka.dbutil import ids_in
+from kasatka.deals.nudging import thrown_nudges
 from kasatka.engine.clock import Clock, get_clock
 from kasatka.engine.triggers import run_triggers
 from kasatka.sales.conversion import answer_urls, open_conversions
@@ -292,6 +294,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = Stats()
         self._stop = threading.Event()
+        self._nudges: dict[int, Any] = {}
 
     # --- the loop -----------------------------------------------------------
     def stop(self) -> None:
@@ -450,6 +453,9 @@ class Worker:
         offered = any(map(_offers_lead_answers, steps.values()))
         self._open_conversions = open_conversions(list(contacts)) if offered else {}
         self._no_answers = LeadAnswersView(None)
+        # The questions sellers threw about stuck deals: one query, for a batch that has some.
+        nudging = [e.pk for e in enrollments if e.chain.kind == ChainKind.NUDGE]
+        self._nudges = thrown_nudges(nudging) if nudging else {}
 
     def plan(self, enrollments: list[EnrollmentRow], now: datetime) -> list[Plan]:
         contact_ids = {e.contact_id for e in enrollments}
@@ -571,11 +577,13 @@ class Worker:
         business_view = self._business_views[e.business_id]
         # The contact's personal link to the business's bot ({{ telegram_link }}).
         bot = self._accounts.get((e.business_id, Channel.TELEGRAM))
+        nudge = self._nudges.get(e.pk)
         context = build_context(
             ContactView(contact, default_language=business_view.language),
             business=business_view,
             seller=self._seller_views.get(contact.owner_id or 0, self._no_seller),
-            deal=self._no_deal,
+            deal=DealView(nudge.deal) if nudge is not None else self._no_deal,
+            nudge_text=nudge.text if nudge is not None else "",
             unsubscribe_url=link,
             preferences_url=link,
             telegram_link=deep_link(bot, contact.pk),
@@ -620,8 +628,13 @@ class Worker:
     def _route(
         self, e: EnrollmentRow, step: Step, addresses: list[rules.AddressRow], consents: Any
     ) -> rules.Route | str:
+        channels = step.channels
+        nudge = self._nudges.get(e.pk)
+        if nudge is not None and nudge.channel in channels:
+            # Where the client last wrote to us comes first.
+            channels = [nudge.channel, *(c for c in channels if c != nudge.channel)]
         return rules.choose_route(
-            step.channels, step.is_commercial, e.contact_id, addresses, consents,
+            channels, step.is_commercial, e.contact_id, addresses, consents,
             available=self._available[e.business_id],
             prefer_paper=rules.prefers_paper(
                 e.contact.birthday, self._today[e.business_id], self._paper_age[e.business_id]

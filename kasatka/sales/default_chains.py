@@ -31,7 +31,9 @@ TELEGRAM, WHATSAPP, VIBER, VK = Channel.TELEGRAM, Channel.WHATSAPP, Channel.VIBE
 NURTURE_INTERVAL: Final = timedelta(days=30)
 WINBACK_INTERVAL: Final = timedelta(days=7)
 
-METHOD_KINDS: Final = (ChainKind.LEAD_CONVERSION, ChainKind.NURTURE, ChainKind.WINBACK)
+METHOD_KINDS: Final = (
+    ChainKind.LEAD_CONVERSION, ChainKind.NURTURE, ChainKind.WINBACK, ChainKind.NUDGE
+)
 
 
 @dataclass(frozen=True)
@@ -495,10 +497,33 @@ def _winback_chain(business: Business, settings: MethodSettings) -> Chain:
     return _create_chain(business, ChainKind.WINBACK, "Возвращение клиента", touches)
 
 
+# A nudge («буравчик», METHOD.md §5) goes where the client answers fastest; its text is the
+# one the seller saw and threw (kasatka.deals), and the buttons make the answer one tap.
+NUDGE_TOUCH: Final = TouchText(
+    channels=(TELEGRAM, WHATSAPP, VIBER, VK, SMS, EMAIL),
+    commercial=False,
+    reason="Сделка ждёт решения клиента: короткий вопрос с ответом «да» или «нет»",
+    subject="{{ deal.title }}",
+    body="{{ nudge_text }}",
+)
+NUDGE_BUTTONS: Final = [{"text": "Да", "reply": "Да"}, {"text": "Нет", "reply": "Нет"}]
+
+
+def _nudge_chain(business: Business, settings: MethodSettings) -> Chain:
+    chain = _create_chain(
+        business, ChainKind.NUDGE, "Буравчики: вопрос по сделке",
+        [(timedelta(0), DelayFrom.PREVIOUS, NUDGE_TOUCH)],
+    )
+    Chain.objects.filter(pk=chain.pk).update(exit_on_purchase=False)
+    Step.objects.filter(chain=chain).update(options={"buttons": NUDGE_BUTTONS})
+    return chain
+
+
 _BUILDERS: Final = {
     ChainKind.LEAD_CONVERSION: _lead_conversion_chain,
     ChainKind.NURTURE: _nurture_chain,
     ChainKind.WINBACK: _winback_chain,
+    ChainKind.NUDGE: _nudge_chain,
 }
 
 

@@ -144,6 +144,7 @@ def contact_card(request: HttpRequest, pk: int) -> HttpResponse:
             "telegram_link": link,
             "telegram_qr": _qr_svg(link) if link else "",
             "entries": timeline(contact, limit=100),
+            "deals": contact.deals.select_related("stage").order_by("-created_at")[:20],
         },
     )
 

@@ -139,8 +139,10 @@ def test_method_chains_are_made_once(shop):
     first = ensure_method_chains(shop)
     again = ensure_method_chains(shop)
     assert {k: c.pk for k, c in first.items()} == {k: c.pk for k, c in again.items()}
-    assert set(first) == {ChainKind.LEAD_CONVERSION, ChainKind.NURTURE, ChainKind.WINBACK}
-    assert Chain.objects.filter(business=shop).count() == 3
+    assert set(first) == {
+        ChainKind.LEAD_CONVERSION, ChainKind.NURTURE, ChainKind.WINBACK, ChainKind.NUDGE
+    }
+    assert Chain.objects.filter(business=shop).count() == 4
     nurture = first[ChainKind.NURTURE].steps.order_by("position")
     assert nurture.count() == 12 and {s.delay for s in nurture} == {timedelta(days=30)}
     assert not any(s.is_commercial for s in nurture)

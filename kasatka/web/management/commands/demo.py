@@ -58,7 +58,8 @@ class Command(BaseCommand):
         self.stdout.write(
             _(
                 "%(contacts)s contacts, %(visits)s visits (%(by_type)s), %(purchases)s purchases, "
-                "%(enrollments)s enrollments (%(active)s active), %(touches)s touches so far."
+                "%(enrollments)s enrollments (%(active)s active), %(touches)s touches so far, "
+                "%(deals)s deals."
             )
             % {
                 "contacts": result.contacts,
@@ -68,6 +69,7 @@ class Command(BaseCommand):
                 "enrollments": result.enrollments,
                 "active": result.active_enrollments,
                 "touches": result.touches,
+                "deals": result.deals,
             }
         )
         self.stdout.write(
