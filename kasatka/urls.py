@@ -14,6 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
+    path("c/<str:token>/", public.confirm, name="confirm_consent"),
     path("lc/<str:token>/", sales_public.lead_answer, name="lead_answer"),
     path("lead-conversions/<int:pk>/answer/", sales_public.seller_answer,
          name="lead_answer_by_seller"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.contrib.auth.models import AbstractUser
@@ -167,6 +168,12 @@ class MethodSettings(models.Model):
     business = models.OneToOneField(
         Business, verbose_name=_("business"), on_delete=models.CASCADE, related_name="+"
     )
+    # §2 touches
+    warming_touches = models.PositiveSmallIntegerField(
+        _("touches of a warming chain"), default=7,
+        help_text=_("The method: most sales come after the 7th touch; the chain linter warns "
+                    "about a shorter warming chain"),
+    )
     # §3 lead conversion
     lc_window_days = models.PositiveSmallIntegerField(
         _("lead conversion window, days"), default=30,
@@ -251,6 +258,109 @@ class MethodSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Method settings"))
+
+
+# Local hours a channel may deliver in (issue 7). Channels not listed (e-mail, letters)
+# deliver at any time. Calls also keep to the business's working days.
+DEFAULT_WINDOWS: dict[str, list[str]] = {
+    "sms": ["09:00", "21:00"],
+    "telegram": ["09:00", "21:00"],
+    "whatsapp": ["09:00", "21:00"],
+    "viber": ["09:00", "21:00"],
+    "vk": ["09:00", "21:00"],
+    "call": ["10:00", "19:00"],
+}
+
+
+def default_windows() -> dict[str, list[str]]:
+    return {channel: list(hours) for channel, hours in DEFAULT_WINDOWS.items()}
+
+
+def validate_windows(value: Any) -> None:
+    """{"sms": ["09:00", "21:00"], …}: a channel's local window, start before end."""
+    from datetime import time
+
+    from kasatka.contacts.models import Channel
+
+    if not isinstance(value, dict):
+        raise ValidationError(_("Windows must be a JSON object of channel: [from, to]."))
+    for channel, hours in value.items():
+        if channel not in Channel.values:
+            raise ValidationError(_("Unknown channel: %(names)s"), params={"names": channel})
+        try:
+            start, end = (time.fromisoformat(h) for h in hours)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(
+                _("%(channel)s: write the window as [\"09:00\", \"21:00\"]."),
+                params={"channel": channel},
+            ) from exc
+        if not start < end:
+            raise ValidationError(
+                _("%(channel)s: the window must start before it ends."),
+                params={"channel": channel},
+            )
+
+
+class SendingRules(models.Model):
+    """The guardrails of one business (issue 7): quiet hours, caps, opt-in.
+
+    `sending_rules(business)` gives them, created with the defaults on first use.
+    """
+
+    business = models.OneToOneField(
+        Business, verbose_name=_("business"), on_delete=models.CASCADE, related_name="+"
+    )
+    windows = models.JSONField(
+        _("delivery windows, the contact's local time"), default=default_windows,
+        validators=[validate_windows], blank=True,
+        help_text=_('Per channel, e.g. {"sms": ["09:00", "21:00"]}; a channel not listed '
+                    "(e-mail, letters) may deliver at any time"),
+    )
+    calls_on_working_days_only = models.BooleanField(
+        _("calls on working days only"), default=True,
+    )
+    commercial_on_holidays = models.BooleanField(
+        _("commercial touches on public holidays"), default=False,
+        help_text=_("Unticked: offers wait for the next ordinary day in the contact's country"),
+    )
+    spread_minutes = models.PositiveSmallIntegerField(
+        _("spread re-timed touches over minutes"), default=30,
+        help_text=_("So that thousands held overnight do not all fire at 09:00:00"),
+    )
+    cap_per_day = models.PositiveSmallIntegerField(
+        _("commercial touches a day, all channels"), default=1,
+    )
+    cap_per_week = models.PositiveSmallIntegerField(
+        _("commercial touches a week, all channels"), default=3,
+    )
+    cap_per_channel_per_day = models.PositiveSmallIntegerField(
+        _("commercial touches a day on one channel"), default=1,
+    )
+    cap_per_channel_per_week = models.PositiveSmallIntegerField(
+        _("commercial touches a week on one channel"), default=3,
+    )
+    max_postpone_days = models.PositiveSmallIntegerField(
+        _("skip a touch postponed by more than days"), default=14,
+        help_text=_("A touch the caps would push further than this is skipped, with the reason"),
+    )
+    double_opt_in = models.BooleanField(
+        _("double opt-in for e-mail"), default=False,
+        help_text=_("E-mail consent from a form counts once the contact confirms it by a link"),
+    )
+
+    class Meta:
+        verbose_name = _("sending rules")
+        verbose_name_plural = _("sending rules")
+
+    def __str__(self) -> str:
+        return str(_("Sending rules"))
+
+
+def sending_rules(business: Business | int) -> SendingRules:
+    """The business's guardrails, created with the defaults on first use."""
+    business_id = business if isinstance(business, int) else business.pk
+    rules, _created = SendingRules.objects.get_or_create(business_id=business_id)
+    return rules
 
 
 def method_settings(business: Business | int) -> MethodSettings:

@@ -1,10 +1,19 @@
-"""Admin for chains and steps (templates checked on save), enrollments and touches."""
+"""Admin for chains and steps (templates checked on save, the chain linted), enrollments and
+touches."""
 
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kasatka.channels.sms.preview import step_display
 
+from .linter import ERROR, Finding, lint_chain
 from .models import Chain, Enrollment, Step, Touch
 
 
@@ -34,6 +43,38 @@ class ChainAdmin(admin.ModelAdmin[Chain]):
     list_display = ("name", "business", "kind", "is_active", "exit_on_purchase")
     list_filter = ("business", "kind", "is_active")
     inlines = [StepInline]
+    readonly_fields = ("linter",)
+
+    @admin.display(description=_("Linter"))
+    def linter(self, chain: Chain) -> str:
+        """The linter's findings, shown where the chain is edited (docs/linter.md)."""
+        if chain.pk is None:
+            return "—"
+        findings = lint_chain(chain)
+        if not findings:
+            return gettext("No findings: the chain keeps to the method.")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "", '<li class="lint-{}">{}</li>',
+                ((f.level, _describe(f)) for f in findings),
+            ),
+        )
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm[Chain],
+        formsets: list[BaseInlineFormSet[Any, Chain, Any]], change: bool,
+    ) -> None:
+        # After the steps are saved: the chain is linted as it now stands.
+        super().save_related(request, form, formsets, change)
+        for finding in lint_chain(form.instance):
+            level = messages.ERROR if finding.level == ERROR else messages.WARNING
+            self.message_user(request, _describe(finding), level)
+
+
+def _describe(finding: Finding) -> SafeString:
+    label = gettext("Error") if finding.level == ERROR else gettext("Warning")
+    return format_html("{}: {} [{}]", label, finding.message, finding.code)
 
 
 @admin.register(Enrollment)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from kasatka.chains.actions import end_enrollments
 from kasatka.chains.models import Enrollment, Touch, TouchStatus
+from kasatka.contacts import suppression
 from kasatka.contacts.actions import (
     normalise_phone,
     record_consent,
@@ -105,6 +106,8 @@ def apply_status(account: ProviderAccount, event: StatusEvent) -> str:
         Touch.objects.filter(pk=touch.pk).update(**fields)
         if event.address_state and touch.address_id is not None:
             set_address_state([touch.address_id], event.address_state, event.error, now)
+        if event.status == TouchStatus.COMPLAINED and touch.address_id is not None:
+            suppression.on_complaint(touch.address_id, event.error or "marked as spam", now)
     return event.status
 
 
@@ -227,6 +230,9 @@ def apply_bind(account: ProviderAccount, event: BindEvent) -> str:
         )
         if not created and address.state != AddressState.ACTIVE:
             set_address_state([address.pk], AddressState.ACTIVE, "bound again by the contact")
+        # The chat proved it works and wants us: a bounce or block on it no longer holds.
+        suppression.lift_proven(account.business_id, kind, event.address,
+                                "bound again by the contact", now)
         # Coming to the bot through the business's own link is asking to hear from it.
         for purpose in Purpose.values:
             record_consent(

@@ -1,32 +1,58 @@
-"""Business actions on contacts: create with validated addresses, consent, address state."""
+"""Business actions on contacts: create with validated addresses, consent, address state.
+
+The consent history is where the guardrails of issue 7 hook in (docs/consent.md): a
+grant by import or API cannot put back a suppressed address, an e-mail grant from a form
+waits for its confirmation under double opt-in, a new explicit consent lifts the
+suppression the contact's own "no" had set, and a withdrawal protects the address.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+import smtplib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from email.utils import formataddr
 from typing import Any
 
 import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import timezone as phone_timezone
 
-from kasatka.accounts.models import Business, User
+from kasatka.accounts.models import Business, User, sending_rules
 from kasatka.dbutil import ids_in
 from kasatka.engine.clock import now as clock_now
 
+from . import suppression
 from .models import (
+    CHANNEL_ADDRESS_KIND,
     Address,
     AddressKind,
+    AddressState,
+    Channel,
     Consent,
     ConsentBasis,
     ConsentStatus,
     Contact,
     Purpose,
+    SuppressionReason,
 )
+from .suppression import ConsentRefused
+
+log = logging.getLogger("kasatka.contacts")
+
+# Double opt-in: the e-mail consents that wait for the contact's confirmation by a link.
+CONFIRMED_BASES = frozenset({ConsentBasis.FORM, ConsentBasis.API})
+# A form sent again within this time does not send the confirmation mail again.
+CONFIRMATION_RESEND = timedelta(days=1)
 
 
 def normalise_phone(value: str, region: str = "RU") -> str:
@@ -93,7 +119,10 @@ def create_contact(
     """Validate everything first, then save the contact, its addresses and consents at once.
 
     A bad phone or e-mail raises ValidationError keyed by field ("phones", "emails") and
-    nothing is saved.
+    nothing is saved; so does a grant by import or API for an address on the suppression
+    list (`ConsentRefused`). The consents follow `record_consent`'s rules: e-mail from a
+    form waits for its confirmation under double opt-in, an explicit grant lifts the
+    consent-type suppressions of the new addresses.
     """
     errors: dict[str, list[ValidationError]] = {}
     normal_phones: list[str] = []
@@ -138,6 +167,20 @@ def create_contact(
         )
     if errors:
         raise ValidationError(errors)
+    grants = list(consents)
+    new_values: dict[str, list[str]] = {
+        AddressKind.PHONE: normal_phones, AddressKind.EMAIL: normal_emails,
+    }
+    for grant in grants:
+        if grant.basis in suppression.GUARDED_BASES:
+            found = suppression.grant_refusal(
+                contact, grant.channel, new_values.get(CHANNEL_ADDRESS_KIND[grant.channel], [])
+            )
+            if found is not None:
+                raise ConsentRefused(suppression.refusal_message(grant.channel, found), found)
+    # Double opt-in: these wait for the contact's confirmation by a link.
+    pending = {i for i, g in enumerate(grants) if _needs_confirmation(business.pk, g.channel,
+                                                                      g.basis)}
 
     with transaction.atomic():
         contact.save()
@@ -151,11 +194,23 @@ def create_contact(
             for i, e in enumerate(dict.fromkeys(normal_emails))
         ]
         Address.objects.bulk_create(addresses)
-        Consent.objects.bulk_create(
+        entries = Consent.objects.bulk_create(
             Consent(business=business, contact=contact, channel=g.channel, purpose=g.purpose,
-                    status=ConsentStatus.GRANTED, basis=g.basis, source=g.source, recorded_at=at)
-            for g in consents
+                    status=ConsentStatus.PENDING if i in pending else ConsentStatus.GRANTED,
+                    basis=g.basis, source=g.source, recorded_at=at)
+            for i, g in enumerate(grants)
         )
+        explicit = [e for e in entries if e.status == ConsentStatus.GRANTED
+                    and e.basis in suppression.EXPLICIT_BASES]
+        if explicit:
+            suppression.on_explicit_grant(
+                contact, {CHANNEL_ADDRESS_KIND[e.channel] for e in explicit},
+                _lift_reason(explicit[0]), at,
+                known={(a.kind, a.value) for a in addresses},
+            )
+        for entry in entries:
+            if entry.status == ConsentStatus.PENDING:
+                _confirm_after_commit(entry)
     return contact
 
 
@@ -168,17 +223,96 @@ def record_consent(
     source: str = "",
     at: datetime | None = None,
 ) -> Consent:
-    """Append one entry to the consent history."""
-    return Consent.objects.create(
-        business_id=contact.business_id,
-        contact=contact,
-        channel=channel,
-        purpose=purpose,
-        status=status,
-        basis=basis,
-        source=source,
-        recorded_at=at or clock_now(),
+    """Append one entry to the consent history, with the guardrails (docs/consent.md).
+
+    - A grant by import or API is refused (`ConsentRefused`, a ValidationError) when the
+      contact or its address for the channel is suppressed, or the contact withdrew it.
+    - Under the business's double opt-in, an e-mail grant from a form or the API is
+      recorded pending and a confirmation mail goes out once the transaction commits;
+      nothing is recorded when the consent is already given or waits for a confirmation
+      sent less than a day ago (the entry in force is returned).
+    - A new explicit grant lifts the consent-type suppressions of the contact and its
+      addresses of the channel's kind; a commercial withdrawal suppresses them
+      "withdrawn" (protected against re-subscription, not against informational touches).
+    """
+    at = at or clock_now()
+    if status == ConsentStatus.GRANTED:
+        if basis in suppression.GUARDED_BASES:
+            _refuse_if_not_allowed(contact, channel, purpose)
+        if _needs_confirmation(contact.business_id, channel, basis):
+            current = _newest(contact, channel, purpose)
+            if current is not None and (
+                current.status == ConsentStatus.GRANTED
+                or (current.status == ConsentStatus.PENDING
+                    and at - current.recorded_at < CONFIRMATION_RESEND)
+            ):
+                return current
+            status = ConsentStatus.PENDING
+    with transaction.atomic():
+        consent = Consent.objects.create(
+            business_id=contact.business_id,
+            contact=contact,
+            channel=channel,
+            purpose=purpose,
+            status=status,
+            basis=basis,
+            source=source,
+            recorded_at=at,
+        )
+        if status == ConsentStatus.GRANTED and basis in suppression.EXPLICIT_BASES:
+            suppression.on_explicit_grant(
+                contact, {CHANNEL_ADDRESS_KIND[channel]}, _lift_reason(consent), at
+            )
+        elif status == ConsentStatus.WITHDRAWN and purpose == Purpose.COMMERCIAL:
+            suppression.on_commercial_withdrawal(
+                contact, channel, _withdrawal_note(consent), at
+            )
+        elif status == ConsentStatus.PENDING:
+            _confirm_after_commit(consent)
+    return consent
+
+
+def _newest(contact: Contact, channel: str, purpose: str) -> Consent | None:
+    return (
+        Consent.objects.filter(contact=contact, channel=channel, purpose=purpose)
+        .order_by("-recorded_at", "-id")
+        .first()
     )
+
+
+def _refuse_if_not_allowed(contact: Contact, channel: str, purpose: str) -> None:
+    found = suppression.grant_refusal(contact, channel)
+    if found is not None:
+        raise ConsentRefused(suppression.refusal_message(channel, found), found)
+    current = _newest(contact, channel, purpose)
+    if current is not None and current.status == ConsentStatus.WITHDRAWN:
+        # Withdrawal always wins: only the contact's own new word undoes it.
+        raise ConsentRefused(
+            _("No consent recorded for %(channel)s: the contact withdrew it; only a new "
+              "consent from the contact can give it back.") % {"channel": Channel(channel).label}
+        )
+
+
+def _needs_confirmation(business_id: int, channel: str, basis: str) -> bool:
+    return (
+        channel == Channel.EMAIL
+        and basis in CONFIRMED_BASES
+        and sending_rules(business_id).double_opt_in
+    )
+
+
+def _lift_reason(consent: Consent) -> str:
+    where = f" ({consent.source})" if consent.source else ""
+    # Stored texts are English, as the engine's are: the codes, not their translations.
+    return f"new consent #{consent.pk}: {consent.basis}{where}"[:500]
+
+
+def _withdrawal_note(consent: Consent) -> str:
+    where = f", {consent.source}" if consent.source else ""
+    return (
+        f"contact #{consent.contact_id} withdrew {consent.channel}/{consent.purpose}: "
+        f"{consent.basis}{where}"
+    )[:500]
 
 
 def withdraw_consent(
@@ -188,12 +322,69 @@ def withdraw_consent(
     source: str = "",
     purposes: Sequence[str] = (Purpose.COMMERCIAL,),
 ) -> list[Consent]:
+    """Withdraw consent on one channel; a contact left with nothing is suppressed."""
     at = clock_now()
     with transaction.atomic():
-        return [
+        entries = [
             record_consent(contact, channel, p, ConsentStatus.WITHDRAWN, basis, source, at)
             for p in purposes
         ]
+        if entries and _withdrew_everything(contact):
+            suppression.suppress_contact(
+                contact, SuppressionReason.WITHDRAWN, _withdrawal_note(entries[-1]), at=at
+            )
+        return entries
+
+
+def withdraw_everything(contact: Contact, basis: str, source: str = "") -> list[Consent]:
+    """Every channel, every purpose: the contact is suppressed, its addresses protected."""
+    with transaction.atomic():
+        return [
+            entry
+            for channel in Channel.values
+            for entry in withdraw_consent(contact, channel, basis, source, list(Purpose.values))
+        ]
+
+
+def _withdrew_everything(contact: Contact) -> bool:
+    states = consent_states([contact.pk])
+    return all(
+        states.get((contact.pk, channel, purpose)) == ConsentStatus.WITHDRAWN
+        for channel in Channel.values
+        for purpose in Purpose.values
+    )
+
+
+def apply_preferences(
+    contact: Contact, wanted: Mapping[tuple[str, str], bool], source: str = ""
+) -> list[Consent]:
+    """What the contact ticked on the preference page, recorded where it changes anything.
+
+    A box is "on" as the engine reads consent: commercial needs consent given,
+    informational only needs it not withdrawn. A box turned off is withdrawn, a box
+    turned on is a new consent of the contact's own (basis preferences), which lifts a
+    withdrawal's suppression.
+    """
+    from kasatka.engine.rules import consent_allows
+
+    at = clock_now()
+    states = consent_states([contact.pk])
+    entries: list[Consent] = []
+    with transaction.atomic():
+        for (channel, purpose), on in wanted.items():
+            allowed = consent_allows(states, contact.pk, channel, purpose == Purpose.COMMERCIAL)
+            if on == allowed:
+                continue
+            if on:
+                entries.append(record_consent(
+                    contact, channel, purpose, ConsentStatus.GRANTED, ConsentBasis.PREFERENCES,
+                    source, at,
+                ))
+            else:
+                entries.extend(withdraw_consent(
+                    contact, channel, ConsentBasis.PREFERENCES, source, [purpose]
+                ))
+    return entries
 
 
 def consent_states(contact_ids: Iterable[int]) -> dict[tuple[int, str, str], str]:
@@ -212,11 +403,115 @@ def consent_states(contact_ids: Iterable[int]) -> dict[tuple[int, str, str], str
 def set_address_state(
     address_ids: Sequence[int], state: str, reason: str, at: datetime | None = None
 ) -> int:
-    """Mark addresses bounced/blocked/active with the reason, e.g. the server's answer."""
+    """Mark addresses bounced/blocked/active with the reason, e.g. the server's answer.
+
+    A bounced or blocked address goes on the suppression list with the same reason.
+    """
+    at = at or clock_now()
     fields: dict[str, Any] = {
         "state": state,
         "state_reason": reason[:500],
-        "state_changed_at": at or clock_now(),
+        "state_changed_at": at,
     }
-    return Address.objects.filter(pk__in=address_ids).update(**fields)
+    with transaction.atomic():
+        changed = Address.objects.filter(pk__in=address_ids).update(**fields)
+        if state in (AddressState.BOUNCED, AddressState.BLOCKED):
+            suppression.on_address_state(
+                Address.objects.filter(pk__in=address_ids).only("business_id", "kind", "value"),
+                state, reason, at,
+            )
+    return changed
+
+
+# --- double opt-in ------------------------------------------------------------------------
+
+
+CONFIRMED = "confirmed"
+ALREADY_CONFIRMED = "already"
+EXPIRED = "expired"
+SUPERSEDED = "superseded"
+
+
+def confirm_days() -> int:
+    return int(getattr(settings, "KASATKA_CONFIRM_DAYS", 30))
+
+
+def _confirm_after_commit(consent: Consent) -> None:
+    transaction.on_commit(lambda: send_confirmation(consent.pk))
+
+
+def send_confirmation(consent_id: int) -> bool:
+    """Mail the link that confirms a pending e-mail consent; False when it cannot go.
+
+    An informational, transactional message through Django's e-mail backend, not a chain
+    touch: it goes once, at once, to the contact's newest usable e-mail address that is
+    not suppressed for delivery.
+    """
+    from .unsubscribe import confirm_url
+
+    consent = (
+        Consent.objects.select_related("contact", "contact__business")
+        .filter(pk=consent_id, status=ConsentStatus.PENDING).first()
+    )
+    if consent is None:
+        return False
+    contact, business = consent.contact, consent.contact.business
+    address = next(
+        (a for a in contact.addresses.filter(kind=AddressKind.EMAIL).order_by("-created_at", "-id")
+         if a.is_usable and not _undeliverable(a)),
+        None,
+    )
+    if address is None:
+        log.info("consent %s: no e-mail address to confirm it by", consent_id)
+        return False
+    sender = business.email_from_address or settings.DEFAULT_FROM_EMAIL
+    with translation.override(contact.language or business.language):
+        context = {"contact": contact, "business": business,
+                   "url": confirm_url(consent.pk, contact.pk), "days": confirm_days()}
+        message = EmailMessage(
+            subject=_("Please confirm your subscription to %(business)s")
+            % {"business": business.name},
+            body=render_to_string("web/confirm_email.txt", context),
+            from_email=formataddr((business.email_from_name or business.name, sender)),
+            to=[address.value],
+            headers={"Auto-Submitted": "auto-generated"},
+        )
+    message.encoding = "utf-8"
+    try:
+        message.send(fail_silently=False)
+    except (OSError, smtplib.SMTPException):
+        # The consent stays pending; the contact can leave the form again.
+        log.exception("consent %s: the confirmation mail could not be sent", consent_id)
+        return False
+    return True
+
+
+def _undeliverable(address: Address) -> bool:
+    found = suppression.active_suppression_for(address.business_id, address.kind, address.value)
+    return found is not None and found.reason in suppression.DELIVERY_REASONS
+
+
+def confirm_consent(consent: Consent, at: datetime | None = None) -> str:
+    """The contact followed the confirmation link: CONFIRMED, ALREADY_CONFIRMED, EXPIRED
+    or SUPERSEDED (withdrawn since)."""
+    at = at or clock_now()
+    with transaction.atomic():
+        # One confirmation for a double click: the contact's row serialises them.
+        contact = Contact.objects.select_for_update().select_related("business").get(
+            pk=consent.contact_id
+        )
+        newest = _newest(contact, consent.channel, consent.purpose)
+        if newest is None or newest.status == ConsentStatus.WITHDRAWN:
+            return SUPERSEDED
+        if newest.status == ConsentStatus.GRANTED:
+            return ALREADY_CONFIRMED
+        if consent.status != ConsentStatus.PENDING or (
+            at - consent.recorded_at > timedelta(days=confirm_days())
+        ):
+            return EXPIRED
+        record_consent(
+            contact, consent.channel, consent.purpose, ConsentStatus.GRANTED,
+            ConsentBasis.CONFIRMED, f"confirmation link of consent #{consent.pk}", at,
+        )
+    return CONFIRMED
 

@@ -210,6 +210,8 @@ class Purpose(models.TextChoices):
 class ConsentStatus(models.TextChoices):
     GRANTED = "granted", _("granted")
     WITHDRAWN = "withdrawn", _("withdrawn")
+    # Double opt-in: given on a form, waiting for the contact to confirm it by the link.
+    PENDING = "pending", _("waiting for confirmation")
 
 
 class ConsentBasis(models.TextChoices):
@@ -223,6 +225,9 @@ class ConsentBasis(models.TextChoices):
     REPLY = "reply", _("reply of the contact")
     MESSENGER = "messenger", _("subscribed through the messenger link")
     STAFF = "staff", _("changed by staff")
+    CONFIRMED = "confirmed", _("confirmed by the link (double opt-in)")
+    PREFERENCES = "preferences", _("the contact's preference page")
+    API = "api", _("API")
 
 
 class Consent(BusinessScoped):
@@ -253,6 +258,74 @@ class Consent(BusinessScoped):
         if self.pk is not None:
             raise ValueError("Consent entries are append-only; record a new one instead.")
         super().save(*args, **kwargs)
+
+
+class SuppressionReason(models.TextChoices):
+    BOUNCED = "bounced", _("bounced")
+    COMPLAINED = "complained", _("complained (marked as spam)")
+    BLOCKED = "blocked", _("blocked us")
+    WITHDRAWN = "withdrawn", _("withdrew consent")
+    MANUAL = "manual", _("added by staff")
+
+
+class Suppression(BusinessScoped):
+    """An address (any contact's) or a contact that nothing may be sent to.
+
+    Only a new recorded consent lifts it (kasatka.contacts.suppression): an import or the
+    API cannot silently put a bounced or unsubscribed address back on the list.
+    """
+
+    kind = models.CharField(_("kind"), max_length=10, choices=AddressKind.choices, blank=True)
+    value = models.CharField(
+        _("address"), max_length=500, blank=True, help_text=_("Normalised, as addresses are")
+    )
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, null=True, blank=True,
+        related_name="suppressions", help_text=_("Set: the whole contact is suppressed"),
+    )
+    reason = models.CharField(_("reason"), max_length=10, choices=SuppressionReason.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("suppressed"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="+",
+    )
+    lifted_at = models.DateTimeField(_("lifted"), null=True, blank=True)
+    lift_reason = models.CharField(_("lifted because"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("suppression")
+        verbose_name_plural = _("suppression list")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "kind", "value"],
+                condition=models.Q(lifted_at__isnull=True) & ~models.Q(value=""),
+                name="suppression_one_active_per_address",
+            ),
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(lifted_at__isnull=True, contact__isnull=False, value=""),
+                name="suppression_one_active_per_contact",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(value="") | models.Q(contact__isnull=False),
+                name="suppression_address_or_contact",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["business", "kind", "value"], condition=models.Q(lifted_at__isnull=True),
+                name="suppression_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        target = f"{self.kind}:{self.value}" if self.value else f"contact {self.contact_id}"
+        return f"{target} ({self.reason})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None
 
 
 class StageChange(BusinessScoped):

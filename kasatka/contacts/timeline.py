@@ -11,6 +11,8 @@ from datetime import datetime
 from heapq import merge
 from itertools import islice
 
+from django.utils import formats
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from kasatka.chains.models import Touch
@@ -25,7 +27,7 @@ class Entry:
     """One line of the timeline."""
 
     when: datetime
-    kind: str  # touch, inbound, consent, visit, purchase, call
+    kind: str  # touch, inbound, consent, visit, purchase, call, guard
     text: str
     details: str = ""
     # The touch's status (for colouring) or the channel a reply or consent is about.
@@ -42,6 +44,7 @@ def timeline(contact: Contact, limit: int = 100) -> list[Entry]:
         _visits(contact, limit),
         _purchases(contact, limit),
         _calls(contact, limit),
+        _guards(contact, limit),
     )
     return list(islice(merge(*sources, key=lambda e: e.when, reverse=True), limit))
 
@@ -174,3 +177,33 @@ def _calls(contact: Contact, limit: int) -> list[Entry]:
         for c in rows
     ]
     return sorted(entries, key=lambda e: e.when, reverse=True)
+
+
+def _guards(contact: Contact, limit: int) -> list[Entry]:
+    """Touches the guardrails held, re-timed or skipped, and chains they ended, with why."""
+    from kasatka.engine.models import GuardAction, GuardEvent
+
+    rows = (
+        GuardEvent.objects.filter(contact=contact)
+        .exclude(action=GuardAction.REROUTED)  # the touch itself says which were skipped
+        .select_related("step__chain")
+        .order_by("-at", "-id")[:limit]
+    )
+    entries = []
+    for g in rows:
+        until = ""
+        if g.until is not None:
+            until = _("until %(when)s") % {
+                "when": formats.date_format(localtime(g.until), "SHORT_DATETIME_FORMAT")
+            }
+        entries.append(Entry(
+            when=g.at,
+            kind="guard",
+            text=_("%(action)s: %(rule)s") % {
+                "action": g.get_action_display(), "rule": g.get_rule_display(),
+            },
+            details=_joined(g.step.chain.name if g.step else "", until, g.detail),
+            status=g.action,
+            channel=g.channel,
+        ))
+    return entries

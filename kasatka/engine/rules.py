@@ -24,6 +24,14 @@ ConsentStates = Mapping[tuple[int, str, str], str]
 
 
 @dataclass(frozen=True)
+class Suppressed:
+    """The batch's active suppressions: addresses by (kind, value), contacts by id."""
+
+    addresses: Mapping[tuple[str, str], str]
+    contacts: Mapping[int, str]
+
+
+@dataclass(frozen=True)
 class Route:
     channel: str
     address: AddressLike
@@ -74,6 +82,7 @@ def choose_route(
     consents: ConsentStates,
     available: Container[str],
     prefer_paper: bool = False,
+    suppressed: Suppressed | None = None,
 ) -> Route | str:
     """The first channel of the step's preference list the contact can be reached on.
 
@@ -82,6 +91,8 @@ def choose_route(
     why none can be used.
     """
     addresses = list(addresses)
+    if suppressed is not None and contact_id in suppressed.contacts:
+        return f"contact suppressed: {suppressed.contacts[contact_id]}"
     if prefer_paper and Channel.LETTER in channels:
         channels = [Channel.LETTER, *(c for c in channels if c != Channel.LETTER)]
     reasons: list[str] = []
@@ -94,6 +105,12 @@ def choose_route(
         if not usable:
             reasons.append(f"{channel}: no usable address")
             continue
+        if suppressed is not None and suppressed.addresses:
+            held = [suppressed.addresses.get((a.kind, a.value)) for a in usable]
+            usable = [a for a, reason in zip(usable, held, strict=True) if reason is None]
+            if not usable:
+                reasons.append(f"{channel}: suppressed ({held[0]})")
+                continue
         if not consent_allows(consents, contact_id, channel, commercial):
             reasons.append(f"{channel}: no consent")
             continue

@@ -26,7 +26,8 @@ from django.db import (
     transaction,
 )
 
-from kasatka.accounts.models import Business, User
+from kasatka.accounts.calendar import BusinessCalendar
+from kasatka.accounts.models import Business, SendingRules, User, sending_rules
 from kasatka.chains.actions import due_time
 from kasatka.chains.models import (
     Chain,
@@ -56,7 +57,7 @@ from kasatka.channels.registry import (
 )
 from kasatka.channels.telegram.bot import deep_link
 from kasatka.contacts.actions import consent_states, set_address_state
-from kasatka.contacts.models import Address, AddressState, Channel, Contact
+from kasatka.contacts.models import Address, AddressKind, AddressState, Channel, Contact
 from kasatka.contacts.unsubscribe import unsubscribe_url
 from kasatka.dbutil import ids_in
 from kasatka.deals.nudging import thrown_nudges
@@ -66,6 +67,8 @@ from kasatka.sales.conversion import answer_urls, open_conversions
 from kasatka.sales.models import Purchase
 
 from . import rules
+from .guardrails import Guard, priority
+from .models import GuardAction, GuardEvent, GuardRule
 
 log = logging.getLogger("kasatka.engine")
 
@@ -79,6 +82,9 @@ class EngineConfig:
     retry_max_seconds: float = 6 * 3600
     max_attempts: int = 8
     trigger_seconds: float = 60
+    # Quiet hours, holidays, caps, suppression, exit rules (issue 7). Off only to measure
+    # what they cost (bench/engine.py).
+    guardrails: bool = True
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> EngineConfig:
@@ -111,10 +117,12 @@ class Stats:
 
 
 # What the batch path reads of an enrollment and its contact (see Worker.process).
-_ENROLLMENT_FIELDS = ("id", "business_id", "contact_id", "chain_id", "step_id", "enrolled_at")
+_ENROLLMENT_FIELDS = (
+    "id", "business_id", "contact_id", "chain_id", "step_id", "enrolled_at", "last_touch_at",
+)
 _CONTACT_FIELDS = (
     "id", "business_id", "first_name", "last_name", "patronymic", "gender", "company",
-    "birthday", "stage", "language", "owner_id",
+    "birthday", "stage", "language", "owner_id", "time_zone",
 )
 # Rows per INSERT: well inside SQLite's 32766 parameters and PostgreSQL's 65535.
 _INSERT_CHUNK = 500
@@ -135,6 +143,7 @@ class ContactRow:
     stage: str
     language: str
     owner_id: int | None
+    time_zone: str
 
     @property
     def pk(self) -> int:
@@ -151,6 +160,7 @@ class EnrollmentRow:
     chain_id: int
     step_id: int | None
     enrolled_at: datetime
+    last_touch_at: datetime | None
     contact: ContactRow = field(init=False)
     chain: Chain = field(init=False)
     business: Business = field(init=False)
@@ -249,6 +259,8 @@ class Plan:
     exit_reason: str = ""
     result: Result | None = None
     untried: bool = False
+    # Held by a guardrail: the enrollment waits until then (quiet hours, holiday, caps).
+    retime_to: datetime | None = None
 
 
 def _update_rows(rows: models.QuerySet[Any], changes: dict[int, dict[str, Any]]) -> int:
@@ -295,6 +307,8 @@ class Worker:
         self.stats = Stats()
         self._stop = threading.Event()
         self._nudges: dict[int, Any] = {}
+        self._suppressed = _NO_SUPPRESSION
+        self._rules_cache: dict[int, tuple[float, SendingRules, BusinessCalendar]] = {}
 
     # --- the loop -----------------------------------------------------------
     def stop(self) -> None:
@@ -469,6 +483,8 @@ class Worker:
             addresses[address.contact_id].append(address)
         consents = consent_states(contact_ids)
         purchases = self._purchase_times(enrollments)
+        guard = self._load_guard(enrollments, addresses, now) if self.config.guardrails else None
+        self._suppressed = guard.suppressed if guard is not None else _NO_SUPPRESSION
         existing = {
             row["idempotency_key"]: TouchRow(**row)
             for row in Touch.objects.filter(
@@ -478,7 +494,8 @@ class Worker:
         as_loaded = {t.pk: t.changed_values() for t in existing.values()}
 
         plans: list[Plan] = []
-        for e in enrollments:
+        # The more important chains first: they take a contact's capped slots.
+        for e in sorted(enrollments, key=_importance):
             plan = Plan(e)
             plans.append(plan)
             step = e.step
@@ -490,6 +507,11 @@ class Worker:
             ):
                 plan.exit_reason = "purchased"
                 continue
+            if guard is not None:
+                plan.exit_reason = guard.exit_reason(e, self._nudges.get(e.pk))
+                if plan.exit_reason:
+                    guard.note(e, GuardRule.EXIT, GuardAction.EXITED, plan.exit_reason, now)
+                    continue
             touch = existing.get(Touch.key_for(e.pk, step.pk))
             if touch is not None:
                 plan.touch = touch
@@ -509,9 +531,27 @@ class Worker:
             if isinstance(route, str):
                 touch.status = TouchStatus.SKIPPED
                 touch.error = route
+                if guard is not None:
+                    guard.note(e, GuardRule.NO_ROUTE, GuardAction.SKIPPED, route, now)
                 if not self._any_later_route(e, step, addresses[e.contact_id], consents):
                     plan.exit_reason = f"cannot be reached any more: {route}"
                 continue
+            if guard is not None:
+                held = guard.hold(e, step, route.channel, fresh=touch.pk is None, now=now)
+                if held is not None:
+                    until, rule, detail = held
+                    if until is None:  # postponed beyond the limit: skipped, with the reason
+                        touch.status, touch.error = TouchStatus.SKIPPED, detail
+                        guard.note(e, rule, GuardAction.SKIPPED, detail, now)
+                        continue
+                    plan.retime_to = until
+                    if touch.pk is None:
+                        plan.touch = None  # nothing written: the enrollment waits
+                    guard.note(e, rule, GuardAction.RETIMED, detail, now, until, route.channel)
+                    continue
+                if route.skipped:
+                    guard.note(e, GuardRule.REROUTED, GuardAction.REROUTED, route.skipped, now,
+                               channel=route.channel)
             touch.channel = route.channel
             touch.route_note = route.skipped
             touch.address_id = route.address.pk
@@ -527,6 +567,8 @@ class Worker:
             touch.status = TouchStatus.SENDING
             touch.attempts += 1
             plan.route, plan.link = route, link
+            if guard is not None and step.is_commercial:
+                guard.caps.take(e.contact_id, now, route.channel)
 
         # The record goes first, with its unique key; only then does anything leave.
         touches = [p.touch for p in plans if p.touch is not None]
@@ -538,6 +580,8 @@ class Worker:
                 if t.pk is not None and (values := t.changed_values()) != as_loaded[t.pk]
             })
             self._insert_touches([t for t in touches if t.pk is None])
+            if guard is not None and guard.events:
+                GuardEvent.objects.bulk_create(guard.events)
         for p in plans:
             if p.route is not None and p.touch is not None:
                 if p.touch.status == TouchStatus.SENDING:
@@ -635,11 +679,35 @@ class Worker:
             channels = [nudge.channel, *(c for c in channels if c != nudge.channel)]
         return rules.choose_route(
             channels, step.is_commercial, e.contact_id, addresses, consents,
+            suppressed=self._suppressed,
             available=self._available[e.business_id],
             prefer_paper=rules.prefers_paper(
                 e.contact.birthday, self._today[e.business_id], self._paper_age[e.business_id]
             ),
         )
+
+    def _load_guard(
+        self,
+        enrollments: list[EnrollmentRow],
+        addresses: dict[int, list[rules.AddressRow]],
+        now: datetime,
+    ) -> Guard:
+        """The guardrails' view of the batch (see kasatka.engine.guardrails.Guard)."""
+        business_rules: dict[int, SendingRules] = {}
+        calendars: dict[int, BusinessCalendar] = {}
+        for business_id in {e.business_id for e in enrollments}:
+            cached = self._rules_cache.get(business_id)
+            if cached is None or time.monotonic() - cached[0] > _RULES_TTL:
+                business = next(e.business for e in enrollments if e.business_id == business_id)
+                cached = (time.monotonic(), sending_rules(business_id), BusinessCalendar(business))
+                self._rules_cache[business_id] = cached
+            business_rules[business_id], calendars[business_id] = cached[1], cached[2]
+        phones = {
+            contact_id: [a.value for a in rows if a.kind == AddressKind.PHONE]
+            for contact_id, rows in addresses.items()
+        }
+        keys = {(a.kind, a.value) for rows in addresses.values() for a in rows}
+        return Guard.load(enrollments, phones, keys, business_rules, calendars, now, self.id)
 
     def _load_steps(self, chain_ids: Iterable[int]) -> dict[int, list[Step]]:
         steps: dict[int, list[Step]] = defaultdict(list)
@@ -703,6 +771,12 @@ class Worker:
         cfg = self.config
         for plan in plans:
             e, touch, result = plan.enrollment, plan.touch, plan.result
+            if plan.retime_to is not None:
+                enrollment_changes[e.pk] = {
+                    "next_touch_at": plan.retime_to, "lease_owner": "", "lease_until": None,
+                }
+                self.stats.count("held")
+                continue
             if plan.untried:
                 # Stopped before its turn: nothing left us, so it goes back as it was.
                 assert touch is not None and touch.pk is not None
@@ -797,6 +871,17 @@ class Worker:
             "step_id": following.pk,
             "next_touch_at": due_time(following, e.enrolled_at, now),
         }
+
+
+_NO_SUPPRESSION = rules.Suppressed({}, {})
+# How long a worker trusts the sending rules and calendar it read (settings change rarely).
+_RULES_TTL = 30.0
+
+
+def _importance(e: EnrollmentRow) -> tuple[int, int]:
+    """Plan order: the more important chain first (it takes the capped slots), then by id."""
+    commercial = e.step.is_commercial if e.step is not None else True
+    return priority(e.chain.kind, commercial), e.pk
 
 
 def _offers_lead_answers(step: Step) -> bool:

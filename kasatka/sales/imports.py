@@ -11,7 +11,10 @@ columns in any order, case-insensitive:
 - ``on_promotion`` (optional): 1/0, yes/no, true/false, да/нет; empty is no;
 - ``phone``, ``email``, ``name`` (``Фамилия Имя [Отчество]``; one word is a first name) or
   ``last_name`` / ``first_name`` / ``patronymic`` (optional): to find and create the contact;
-- ``seller`` (optional): the username of the seller who sold; a new contact becomes theirs.
+- ``seller`` (optional): the username of the seller who sold; a new contact becomes theirs;
+- ``consent`` (optional): the channels the customer agreed, in the system the file comes
+  from, to be written to by with offers: ``email``, ``sms``, ``call``, ``telegram``,
+  ``whatsapp``, ``viber``, ``vk``, ``letter``, separated by spaces, ``|`` or ``+``.
 
 Decisions, each on purpose:
 
@@ -20,7 +23,14 @@ Decisions, each on purpose:
   contact. (Contacts have no external-id field; the note is the provenance of the row
   anyway.) Then a contact of the business with the row's phone, then with its e-mail;
   else a new contact through ``create_contact``, named by the file or, with nothing else
-  to go on, ``#<customer>``. No consent is recorded: a purchase is no permission to write.
+  to go on, ``#<customer>``.
+- **Consent only from the consent column.** A purchase is no permission to write. The
+  column's channels are recorded as commercial consent, basis import, source the customer
+  number — unless the contact has it already (a re-import adds nothing). An import cannot
+  re-subscribe anyone (docs/consent.md): a consent for a suppressed address or contact, or
+  one the contact withdrew, is refused and reported with the line that asked for it
+  (``refused_consents``), once per contact and channel; the purchase and the contact go in
+  without it.
 - **A bad row does not stop the file.** It is reported with its line number in the file
   and the reason, and the good rows go in. Only a file without the required columns is
   rejected as a whole (``ImportFormatError``) before anything is written.
@@ -43,6 +53,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -59,8 +70,23 @@ from django.utils.translation import gettext as _
 
 from kasatka.accounts.models import Business, User
 from kasatka.contacts import lifecycle
-from kasatka.contacts.actions import create_contact, normalise_email, normalise_phone
-from kasatka.contacts.models import Address, AddressKind, Contact
+from kasatka.contacts.actions import (
+    consent_states,
+    create_contact,
+    normalise_email,
+    normalise_phone,
+    record_consent,
+)
+from kasatka.contacts.models import (
+    Address,
+    AddressKind,
+    Channel,
+    ConsentBasis,
+    ConsentStatus,
+    Contact,
+    Purpose,
+)
+from kasatka.contacts.suppression import ConsentRefused
 from kasatka.engine.clock import now as clock_now
 
 from .models import Purchase
@@ -76,6 +102,8 @@ _TRUE = {"1", "yes", "y", "true", "t", "да", "д", "+"}
 _FALSE = {"", "0", "no", "n", "false", "f", "нет", "н", "-"}
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%Y%m%d", "%Y/%m/%d")
 _DATETIME_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M")
+_CONSENT_SEPARATORS = re.compile(r"[\s|+]+")
+_CHANNEL_ALIASES = {"e-mail": Channel.EMAIL}
 
 
 class ImportFormatError(ValueError):
@@ -101,11 +129,20 @@ class ImportResult:
     bad_rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     lifecycle_changes: int = 0
+    consents_recorded: int = 0
+    # Consents of the consent column not recorded: the row itself went in.
+    consents_refused: int = 0
+    refused_consents: list[RowError] = field(default_factory=list)
 
     def refuse(self, line: int, reason: str) -> None:
         self.bad_rows += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(RowError(line, reason))
+
+    def refuse_consent(self, line: int, reason: str) -> None:
+        self.consents_refused += 1
+        if len(self.refused_consents) < MAX_REPORTED_ERRORS:
+            self.refused_consents.append(RowError(line, reason))
 
 
 @dataclass(frozen=True)
@@ -119,6 +156,7 @@ class _Row:
     email: str
     names: tuple[str, str, str]  # last, first, patronymic
     seller: User | None
+    consent: tuple[str, ...] = ()
 
 
 class _BadRow(ValueError):
@@ -218,6 +256,18 @@ def _parse_flag(value: str) -> bool:
     raise _BadRow(_("on_promotion must be yes or no, not “%(value)s”") % {"value": value})
 
 
+def _parse_consent(value: str) -> tuple[str, ...]:
+    channels: list[str] = []
+    for word in _CONSENT_SEPARATORS.split(value.strip().lower()):
+        if not word:
+            continue
+        channel = _CHANNEL_ALIASES.get(word, word)
+        if channel not in Channel.values:
+            raise _BadRow(_("no channel “%(value)s” in consent") % {"value": word})
+        channels.append(channel)
+    return tuple(dict.fromkeys(channels))
+
+
 def _names(raw: dict[str, str]) -> tuple[str, str, str]:
     last, first, patronymic = (
         raw.get("last_name", ""), raw.get("first_name", ""), raw.get("patronymic", "")
@@ -264,6 +314,7 @@ def _parse(
         email=email,
         names=_names(values),
         seller=seller,
+        consent=_parse_consent(values.get("consent", "")),
     )
 
 
@@ -299,6 +350,8 @@ class _Importer:
         # How many pre-existing copies of a (contact, moment, amount) were matched so far.
         self.matched: Counter[tuple[int, datetime, Decimal]] = Counter()
         self.touched: set[int] = set()
+        # (contact, channel) consents already refused and reported in this run.
+        self.refused: set[tuple[int, str]] = set()
 
     def rows(self, reader: csv.DictReader[str]) -> Iterator[_Row]:
         sellers = {
@@ -317,6 +370,7 @@ class _Importer:
         with transaction.atomic():
             placed = self._contacts(chunk)
             self._purchases(placed)
+            self._consents(placed)
 
     def _contacts(self, chunk: list[_Row]) -> list[tuple[_Row, int]]:
         unknown = [r for r in chunk if r.customer not in self.contact_of]
@@ -363,6 +417,35 @@ class _Importer:
             phones=[row.phone] if row.phone else [],
             emails=[row.email] if row.email else [],
         )
+
+    def _consents(self, placed: list[tuple[_Row, int]]) -> None:
+        """The consent column, through record_consent: its guard refuses re-subscription."""
+        asking = [(row, contact_id) for row, contact_id in placed if row.consent]
+        if not asking:
+            return
+        ids = {contact_id for _r, contact_id in asking}
+        contacts = Contact.objects.in_bulk(ids)
+        states = consent_states(ids)
+        at = clock_now()
+        for row, contact_id in asking:
+            for channel in row.consent:
+                key = (contact_id, channel, Purpose.COMMERCIAL)
+                has_it = states.get(key) == ConsentStatus.GRANTED
+                if has_it or (contact_id, channel) in self.refused:
+                    continue
+                try:
+                    with transaction.atomic():
+                        record_consent(
+                            contacts[contact_id], channel, Purpose.COMMERCIAL,
+                            ConsentStatus.GRANTED, ConsentBasis.IMPORT,
+                            f"{NOTE_PREFIX}{row.customer}", at,
+                        )
+                except ConsentRefused as exc:
+                    self.refused.add((contact_id, channel))
+                    self.result.refuse_consent(row.line, " ".join(exc.messages))
+                    continue
+                states[key] = ConsentStatus.GRANTED
+                self.result.consents_recorded += 1
 
     def _purchases(self, placed: list[tuple[_Row, int]]) -> None:
         if not placed:

@@ -113,7 +113,7 @@ def history(shop, alice, anna, clock):
 
 
 def test_the_timeline_merges_every_kind_newest_first(anna, history, django_assert_num_queries):
-    with django_assert_num_queries(6):  # one per source, however long the history
+    with django_assert_num_queries(7):  # one per source (7 sources), however long the history
         entries = timeline(anna)
     assert [e.kind for e in entries] == [
         "purchase", "visit", "inbound", "call", "touch", "consent", "consent",
