@@ -20,12 +20,16 @@ done
 # Debian's Python has no venv/ensurepip unless python3-venv is installed.
 missing=()
 "$python" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-if [ -f scripts/debian-packages.txt ]; then
+package_lists=(scripts/debian-packages.txt)
+# The tests also drive a real browser (Debian's chromium, through Playwright).
+[ "${1:-}" = "--test" ] && package_lists+=(scripts/debian-packages-test.txt)
+for list in "${package_lists[@]}"; do
+  [ -f "$list" ] || continue
   while read -r pkg; do
     case "$pkg" in ''|'#'*) continue ;; esac
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done < scripts/debian-packages.txt
-fi
+  done < "$list"
+done
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
