@@ -8,6 +8,7 @@ suppression the contact's own "no" had set, and a withdrawal protects the addres
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 from collections.abc import Iterable, Mapping, Sequence
@@ -84,10 +85,28 @@ def normalise_email(value: str) -> str:
         ) from exc
 
 
+# phonenumbers names a zone of the same winter clock for some places; the place's own zone
+# keeps its own summer time (Kaliningrad has none, Bucharest has).
+_SAME_CLOCK = {("RU", "Europe/Bucharest"): "Europe/Kaliningrad"}
+
+
+@functools.lru_cache(maxsize=4096)
+def phone_place(e164: str) -> tuple[str, str]:
+    """(time zone, region) of a phone number; the zone only when the number has exactly
+    one (a landline: a Russian mobile spans eleven zones), "" otherwise."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return "", ""
+    zones = phone_timezone.time_zones_for_number(number)
+    zone = zones[0] if len(zones) == 1 and zones[0] != "Etc/Unknown" else ""
+    region = phonenumbers.region_code_for_number(number) or ""
+    return _SAME_CLOCK.get((region, zone), zone), region
+
+
 def time_zone_for_phone(e164: str) -> str:
-    """The time zone of a phone number when it has exactly one (a Moscow or Omsk mobile…)."""
-    zones = phone_timezone.time_zones_for_number(phonenumbers.parse(e164))
-    return zones[0] if len(zones) == 1 and zones[0] != "Etc/Unknown" else ""
+    """The time zone of a phone number when it has exactly one (a Moscow landline…)."""
+    return phone_place(e164)[0]
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from kasatka.chains.models import Chain, ChainKind, Enrollment
 from kasatka.chains.templating import TemplateError, build_context, render
 from kasatka.channels.call.models import CallTask
 from kasatka.channels.models import InboundMessage
-from kasatka.contacts.models import Address, AddressKind, AddressState
 from kasatka.engine.clock import now as clock_now
+from kasatka.sales.conversion import first_phones
 from kasatka.sales.default_chains import method_chain
 
 from .models import Deal, DealStatus, Nudge, NudgeMode, NudgeState, NudgeTemplate
@@ -239,18 +239,10 @@ def preferred_channel(contact_id: int) -> str:
 
 def _call_task(nudge: Nudge, at: datetime, reason: str = "") -> CallTask:
     deal = nudge.deal
-    phone = (
-        Address.objects.filter(
-            contact_id=deal.contact_id, kind=AddressKind.PHONE,
-            state__in=(AddressState.ACTIVE, AddressState.UNVERIFIED),
-        )
-        .order_by("-is_primary", "id")
-        .values_list("value", flat=True)
-        .first()
-    )
+    phone = first_phones([deal.contact_id]).get(deal.contact_id, "")
     return CallTask.objects.create(
         business_id=deal.business_id, contact_id=deal.contact_id, assignee_id=deal.seller_id,
-        phone=phone or "", reason=reason or _("Nudge: %(deal)s") % {"deal": deal.title},
+        phone=phone, reason=reason or _("Nudge: %(deal)s") % {"deal": deal.title},
         script=nudge.text, due_at=at, created_at=at,
     )
 

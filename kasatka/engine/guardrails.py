@@ -25,9 +25,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from django.db.models import Q
-from phonenumbers import timezone as phone_timezone
 
 from kasatka.accounts.calendar import BusinessCalendar, public_holidays
 from kasatka.accounts.models import SendingRules
@@ -40,6 +38,7 @@ from kasatka.chains.models import (
     Touch,
 )
 from kasatka.channels.models import InboundMessage
+from kasatka.contacts.actions import phone_place
 from kasatka.contacts.models import Channel, Suppression, SuppressionReason
 from kasatka.dbutil import ids_in
 
@@ -65,25 +64,6 @@ def priority(chain_kind: str, commercial: bool) -> int:
     return PRIORITY.get(chain_kind, 3) if commercial else INFORMATIONAL_PRIORITY
 
 
-_SAME_CLOCK: Final = {("RU", "Europe/Bucharest"): "Europe/Kaliningrad"}
-
-
-@functools.lru_cache(maxsize=4096)
-def _phone_facts(e164: str) -> tuple[str, str]:
-    """(time zone, region) of a phone number when it has exactly one zone; "" otherwise."""
-    try:
-        number = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return "", ""
-    zones = phone_timezone.time_zones_for_number(number)
-    zone = zones[0] if len(zones) == 1 and zones[0] != "Etc/Unknown" else ""
-    region = phonenumbers.region_code_for_number(number) or ""
-    # The library names a zone of the same winter clock for some places; the place's own
-    # zone keeps its own summer time (Kaliningrad has none, Bucharest has).
-    zone = _SAME_CLOCK.get((region, zone), zone)
-    return zone, region
-
-
 @functools.lru_cache(maxsize=512)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -95,7 +75,7 @@ def contact_place(
     """The contact's time zone and holidays country (see the module's definitions)."""
     zone, country = own_zone, ""
     for phone in phones:
-        phone_zone, region = _phone_facts(phone)
+        phone_zone, region = phone_place(phone)
         zone = zone or phone_zone
         country = country or region
         if zone and country:

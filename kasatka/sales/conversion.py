@@ -172,7 +172,7 @@ def _close_bought(now: datetime) -> int:
 def _ask_sellers(now: datetime) -> int:
     """The owning seller gets a call task: which of the three cases holds?"""
     waiting = list(_expired(now).filter(call_task__isnull=True)[:_BATCH])
-    phones = _phones(c.contact_id for c in waiting)
+    phones = first_phones(c.contact_id for c in waiting)
     done = 0
     for conversion in waiting:
         with transaction.atomic():
@@ -225,7 +225,7 @@ def answer_days() -> int:
     return int(settings.KASATKA_LC_ANSWER_DAYS)
 
 
-def _phones(contact_ids: Iterable[int]) -> dict[int, str]:
+def first_phones(contact_ids: Iterable[int]) -> dict[int, str]:
     """Each contact's first usable phone, primary first."""
     phones: dict[int, str] = {}
     rows = (

@@ -54,6 +54,12 @@ def test_the_contacts_place_comes_from_the_phone_or_is_set_by_hand():
     assert contact_place("", ["+4930123456"], "Europe/Moscow", "RU")[1] == "DE"
 
 
+def test_a_contact_made_with_a_kaliningrad_number_keeps_kaliningrad_time(shop):
+    """The same reading of the number when the contact is made: no Bucharest summer time."""
+    contact = builders.contact(shop, email=None, phone="+74012123456", consent=())
+    assert contact.time_zone == "Europe/Kaliningrad"
+
+
 def test_vladivostok_and_kaliningrad_get_the_sms_at_nine_local_each(shop, clock, server):  # noqa: F811
     s = server(*[sms_ok(n, f"id-{i}") for i, n in enumerate(["74232123456", "74012123456"])])
     account = ProviderAccount(business=shop, channel="sms", provider="smsru", name="sms",
