@@ -6,13 +6,14 @@ from django.urls import include, path
 
 from kasatka.channels import views as channel_views
 from kasatka.sales import public as sales_public
-from kasatka.web import public, visits
+from kasatka.web import language, public, visits
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("language/", language.switch_language, name="language"),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
     path("c/<str:token>/", public.confirm, name="confirm_consent"),
     path("lc/<str:token>/", sales_public.lead_answer, name="lead_answer"),
@@ -23,5 +24,7 @@ urlpatterns = [
     path("letters/", include("kasatka.channels.letter.urls")),
     path("insights/", include("kasatka.insights.urls")),
     path("deals/", include("kasatka.deals.urls")),
+    path("chains/", include("kasatka.chains.urls")),
+    path("settings/", include("kasatka.accounts.urls")),
     path("", include("kasatka.web.urls")),
 ]

@@ -111,6 +111,10 @@ class User(AbstractUser):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SELLER)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     patronymic = models.CharField(_("patronymic"), max_length=100, blank=True)
+    language = models.CharField(
+        _("language"), max_length=8, blank=True,
+        help_text=_("The language of the user's screens; empty: the browser's"),
+    )
 
     class Meta:
         verbose_name = _("user")

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from . import views
+from . import board, views
 
 app_name = "deals"
 
 urlpatterns = [
     path("plan/", views.plan, name="plan"),
+    path("board/", board.board, name="board"),
     path("nudges/<int:pk>/throw/", views.throw_nudge, name="throw"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("replies/<int:pk>/correct/", views.correct_reply_view, name="correct"),

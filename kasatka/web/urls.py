@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, visits
+from . import contacts, views, visits
 
 app_name = "web"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("calls/", views.calls, name="calls"),
     path("calls/<int:pk>/close/", views.close_call_view, name="close_call"),
     path("touches/", views.touches, name="touches"),
+    path("contacts/", contacts.contact_list, name="contacts"),
     path("contacts/<int:pk>/", views.contact_card, name="contact"),
     path("contacts/<int:pk>/qualification/", visits.qualification, name="qualification"),
     path("visits/", visits.visit_list, name="visits"),

@@ -39,15 +39,56 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def page(chromium: Any, live_server: Any) -> Iterator[Any]:
-    """A fresh browser page on a phone-sized screen (390 × 844), in Russian."""
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU")
+PASSWORD = "pw-Kasatka-1"
+
+
+def _page(chromium: Any, live_server: Any, width: int, height: int) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": width, "height": height}, locale="ru-RU")
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.base_url = live_server.url  # type: ignore[attr-defined]
+    # Every page is checked against the Content Security Policy: a blocked inline script
+    # or handler shows up as a console error and fails the test at teardown.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text)
+        if msg.type == "error" and "Content Security Policy" in msg.text
+        else None,
+    )
     yield page
     context.close()
+    assert not violations, f"CSP violations: {violations}"
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser page on a phone-sized screen (390 × 844), in Russian."""
+    yield from _page(chromium, live_server, 390, 844)
+
+
+@pytest.fixture
+def laptop(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser page on a laptop screen (1280 × 800), in Russian."""
+    yield from _page(chromium, live_server, 1280, 800)
+
+
+def sign_in(page: Any, username: str, password: str = PASSWORD, then: str = "/") -> None:
+    """Through the real login form, then open `then`."""
+    page.goto(page.base_url + "/login/?next=" + then)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("#login button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/login/" not in page.url, f"{username} could not sign in"
+
+
+def assert_fits_the_screen(page: Any) -> None:
+    """No sideways scrolling of the whole page (a wide table may scroll in its own box)."""
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, f"the page is {overflow}px wider than the screen"
 
 
 def screenshot(page: Any, name: str) -> Path:

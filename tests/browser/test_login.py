@@ -6,7 +6,7 @@ import pytest
 
 from kasatka.accounts.models import Role, User
 
-from .conftest import screenshot
+from .conftest import assert_fits_the_screen, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -29,6 +29,7 @@ def test_a_seller_signs_in_on_a_phone_and_sees_her_day(page, seller):
     assert "/login/" not in page.url
     assert page.locator("nav").count() >= 1
     assert "Алиса Петрова" in page.content()  # her name in the header
+    assert_fits_the_screen(page)  # the menu scrolls in its strip, the page does not
     shot = screenshot(page, "login-phone")
     assert shot.stat().st_size > 5_000  # a page was drawn, not a blank
 

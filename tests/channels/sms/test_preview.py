@@ -26,7 +26,7 @@ RENDERED = (
 def admin_client(db) -> Client:
     User.objects.create_superuser("root", "root@example.com", "pw-Kasatka-1")
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.login(username="root", password="pw-Kasatka-1")
+    client.force_login(User.objects.get(username="root"))
     return client
 
 
