@@ -77,6 +77,18 @@ def bob(shop: Business) -> User:
 
 
 @pytest.fixture
+def head(shop: Business) -> User:
+    """The shop's head of sales: every seller's clients and plans, most settings."""
+    return _user(shop, "galina", Role.HEAD_OF_SALES, "Галина", "Орлова")
+
+
+@pytest.fixture
+def marketer(shop: Business) -> User:
+    """The shop's marketer: chains, sources and figures; edits no deal."""
+    return _user(shop, "ksenia", Role.MARKETER, "Ксения", "Лебедева")
+
+
+@pytest.fixture
 def charlie(other_shop: Business) -> User:
     """A seller of another shop: must never see the first shop's clients."""
     return _user(other_shop, "charlie", Role.SELLER, "Карл", "Соснин")

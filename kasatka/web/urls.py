@@ -12,6 +12,7 @@ urlpatterns = [
     path("calls/<int:pk>/close/", views.close_call_view, name="close_call"),
     path("touches/", views.touches, name="touches"),
     path("contacts/", contacts.contact_list, name="contacts"),
+    path("contacts/duplicates/", visits.duplicates, name="contact_duplicates"),
     path("contacts/<int:pk>/", views.contact_card, name="contact"),
     path("contacts/<int:pk>/qualification/", visits.qualification, name="qualification"),
     path("visits/", visits.visit_list, name="visits"),

@@ -197,3 +197,9 @@ def lead_form(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "web/lead_form.html", context, status=400)
     return render(request, "web/lead_thanks.html", context)
 
+
+
+@login_required
+def duplicates(request: HttpRequest) -> HttpResponse:
+    """Contacts that already have the phone or e-mail being typed. (Placeholder.)"""
+    return HttpResponse("")
