@@ -131,7 +131,12 @@ def rule(code: str, level: str) -> Callable[[Check], Check]:
 
 def lint_steps(kind: str, steps: Sequence[StepLike], business: Business) -> list[Finding]:
     """Every finding of every rule: errors first, then the chain's, then step by step."""
-    draft = Draft(kind, steps, business)
+    return lint_draft(Draft(kind, steps, business))
+
+
+def lint_draft(draft: Draft) -> list[Finding]:
+    """The findings for a draft the caller built (the chain list lints many chains of one
+    business with drafts that share its settings, read once)."""
     findings = [
         Finding(r.level, r.code, message, position)
         for r in RULES
