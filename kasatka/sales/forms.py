@@ -6,10 +6,14 @@ ValidationErrors the views put back on these forms' fields.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
+import phonenumbers
 from django import forms
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from kasatka.accounts.models import Business, User
@@ -39,6 +43,47 @@ YES_NO = (("yes", _("yes")), ("no", _("no")))
 def consent_channels(answers: Iterable[str]) -> list[str]:
     """The channels behind the client's answers, in a stable order."""
     return [channel for answer in answers for channel in CONSENT_CHANNELS.get(answer, ())]
+
+
+# How people of a country write a phone number as they type it. Russia and Kazakhstan
+# (+7) write "+7 (916) 123-45-67"; elsewhere the mask comes from the shape of the country's
+# example mobile number in phonenumbers' metadata.
+PHONE_MASKS = {7: "+7 (___) ___-__-__"}
+
+
+def phone_mask(region: str) -> str:
+    """The typing mask of phone numbers of a country ("_" is a digit); "" when unknown."""
+    code = phonenumbers.country_code_for_region(region)
+    if not code:
+        return ""
+    if code in PHONE_MASKS:
+        return PHONE_MASKS[code]
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        return ""
+    prefix = f"+{code} "
+    shown = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    if not shown.startswith(prefix):
+        return ""
+    return prefix + re.sub(r"\d", "_", shown[len(prefix):])
+
+
+def trunk_prefix(region: str) -> str:
+    """The digit people dial before a national number at home ("8" in Russia), or ""."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+    prefix = (metadata.national_prefix or "") if metadata is not None else ""
+    return prefix if len(prefix) == 1 else ""  # the mask knows a one-digit prefix only
+
+
+class AmountField(forms.DecimalField):
+    """An amount typed the way a Russian seller writes it: "15 000", "1 250,50"."""
+
+    # django-stubs derive DecimalField from IntegerField, hence the ignore.
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        if isinstance(value, str):
+            value = re.sub(r"\s", "", value).replace(",", ".")  # \s: also the no-break spaces
+        result: Decimal | None = super().to_python(value)
+        return result
 
 
 def _yes_no(label: Any) -> forms.TypedChoiceField:
@@ -81,23 +126,33 @@ class VisitForm(QualificationForm):
     """What a seller enters after a visit: two answers, then only what applies."""
 
     bought = _yes_no(_("Bought?"))
-    amount = forms.DecimalField(
+    # A text box, not type=number: the phone shows its decimal keypad all the same, and a
+    # number box would refuse "15 000" or a decimal comma in the browser, silently.
+    amount = AmountField(
         label=_("Amount"), required=False, min_value=0, max_digits=12, decimal_places=2,
-        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01"}),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    on_promotion = forms.BooleanField(label=_("On promotion or at a discount"), required=False)
+    on_promotion = forms.BooleanField(label=_("On promotion"), required=False)
     loss_reason = forms.TypedChoiceField(
         label=_("Why not bought"), required=False, coerce=int, empty_value=None
     )
     contacts_taken = _yes_no(_("Contacts taken?"))
-    name = forms.CharField(label=_("Name"), required=False, max_length=300)
+    # The client's name, phone and e-mail, not the seller's: the browser must not offer
+    # the seller's own details (autocomplete off).
+    name = forms.CharField(
+        label=_("Name"), required=False, max_length=300,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "words"}),
+    )
     phone = forms.CharField(
         label=_("Phone"), required=False, max_length=40,
         widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "off"}),
     )
     email = forms.CharField(
         label=_("E-mail"), required=False, max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+        widget=forms.EmailInput(
+            attrs={"inputmode": "email", "autocomplete": "off", "autocapitalize": "none",
+                   "spellcheck": "false"}
+        ),
     )
     consent = forms.MultipleChoiceField(
         label=_("The client agreed to receive"), choices=CONSENT_CHOICES, required=False,
@@ -121,6 +176,7 @@ class VisitForm(QualificationForm):
         initial: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(data, initial=initial)
+        self._watch_for_duplicates(business.country)
         self.reasons = {r.pk: r for r in reasons}
         groups = [
             (kind.label, [(r.pk, r.name) for r in reasons if r.kind == kind])
@@ -139,6 +195,26 @@ class VisitForm(QualificationForm):
         else:
             del self.fields["seller"]
         self.user = user
+
+    def _watch_for_duplicates(self, region: str) -> None:
+        """The phone is masked as the business's country writes it, and the phone and e-mail
+        ask, while typed, whether the business already has this client (visit.js, htmx)."""
+        phone = self.fields["phone"].widget
+        mask = phone_mask(region)
+        if mask:
+            phone.attrs.update(
+                {"data-mask": mask, "data-trunk": trunk_prefix(region), "placeholder": mask}
+            )
+        for name in ("phone", "email"):
+            self.fields[name].widget.attrs.update(
+                {
+                    "hx-get": reverse("web:contact_duplicates"),
+                    "hx-trigger": "keyup changed delay:300ms, change",
+                    "hx-target": "#duplicates",
+                    "hx-include": "#id_phone, #id_email",
+                    "hx-sync": "closest form:replace",
+                }
+            )
 
     def chosen_seller(self) -> User:
         seller: User = self.cleaned_data.get("seller") or self.user

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import phonenumbers
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,11 +18,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from kasatka.accounts.access import business_of, get_scoped, sees_whole_team
+from kasatka.accounts.access import business_of, get_scoped, needs, scope_to_user, sees_whole_team
 from kasatka.accounts.models import Business, User
-from kasatka.contacts.models import Contact
+from kasatka.contacts.actions import normalise_email, normalise_phone
+from kasatka.contacts.models import Address, AddressKind, Contact
 from kasatka.engine.clock import now as clock_now
 from kasatka.sales.actions import (
+    ReachableBy,
     active_loss_reasons,
     ensure_default_loss_reasons,
     record_visit_from_form,
@@ -40,7 +44,7 @@ def _put_errors(form: Form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
-@login_required
+@needs("sell")
 def new_visit(request: HttpRequest) -> HttpResponse:
     """The seller's form, built to be filled in on a phone between two clients."""
     user: User = request.user  # type: ignore[assignment]
@@ -107,7 +111,7 @@ def _today_bounds(business: Business) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-@login_required
+@needs("sell")
 def visit_list(request: HttpRequest) -> HttpResponse:
     """Today's visits: the seller's own, or the whole team's for an owner; counts by type."""
     user: User = request.user  # type: ignore[assignment]
@@ -139,7 +143,7 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@needs("sell")
 def qualification(request: HttpRequest, pk: int) -> HttpResponse:
     """The qualification card of a contact: seen and edited by whoever may see the card."""
     user: User = request.user  # type: ignore[assignment]
@@ -198,8 +202,108 @@ def lead_form(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "web/lead_thanks.html", context)
 
 
+# --- duplicates while typing ----------------------------------------------------------------
 
-@login_required
+# Enough to recognise the client; more would be a list of strangers on a phone screen.
+DUPLICATES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A contact of the business that has the phone or e-mail being typed.
+
+    `visible` is false for another seller's client: the seller learns only the name and
+    whose client it is, not their card, phone or e-mail. "This is them" fills the form with
+    the contact's name, and with `fill_phone`/`fill_email` only where what was typed is not
+    an address: a new e-mail the client just gave is kept, and added to the card.
+    """
+
+    contact: Contact
+    visible: bool
+    phone: str = ""
+    email: str = ""
+    fill_phone: str = ""
+    fill_email: str = ""
+
+    @property
+    def phone_shown(self) -> str:
+        """The phone as people read it: "+7 916 123-45-67"."""
+        try:
+            number = phonenumbers.parse(self.phone)
+        except phonenumbers.NumberParseException:
+            return self.phone  # empty, or an old row stored before phones were normalised
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _typed(normalise: Callable[..., str], value: str, *args: str) -> str:
+    """The normal form of a phone or e-mail being typed, or "" while it is not one yet."""
+    if not value.strip():
+        return ""
+    try:
+        return normalise(value, *args)
+    except ValidationError:
+        return ""
+
+
+def find_duplicates(user: User, phone: str, email: str) -> list[Duplicate]:
+    """The user's business's contacts with this phone (in any spelling) or e-mail."""
+    business = business_of(user)
+    typed = ReachableBy(  # cut first: no box of the form holds more, and a query string may
+        phone=_typed(normalise_phone, phone[:60], business.country),
+        email=_typed(normalise_email, email[:300]),
+    )
+    wanted = Q()
+    if typed.phone:
+        wanted |= Q(kind=AddressKind.PHONE, value=typed.phone)
+    if typed.email:
+        wanted |= Q(kind=AddressKind.EMAIL, value=typed.email)
+    if not wanted:
+        return []
+    matching = Address.objects.filter(wanted, business=business).values("contact_id")
+    seen_by_user = scope_to_user(user, Contact.objects.all(), "owner")
+    contacts = (
+        Contact.objects.filter(business=business, pk__in=matching)
+        .annotate(visible=Exists(seen_by_user.filter(pk=OuterRef("pk"))))
+        .select_related("owner")
+        .prefetch_related(
+            Prefetch(
+                "addresses",
+                queryset=Address.objects.filter(
+                    kind__in=(AddressKind.PHONE, AddressKind.EMAIL)
+                ).order_by("-is_primary", "id"),
+                to_attr="reach",
+            )
+        )
+        .order_by("-visible", "pk")[:DUPLICATES_SHOWN]
+    )
+    found = []
+    for contact in contacts:
+        if not contact.visible:
+            found.append(Duplicate(contact, visible=False))
+            continue
+        first: dict[str, str] = {}
+        for address in contact.reach:
+            first.setdefault(address.kind, address.value)
+        known = ReachableBy(first.get(AddressKind.PHONE, ""), first.get(AddressKind.EMAIL, ""))
+        found.append(
+            Duplicate(
+                contact, True, known.phone, known.email,
+                fill_phone="" if typed.phone else known.phone,
+                fill_email="" if typed.email else known.email,
+            )
+        )
+    return found
+
+
+@needs("sell")
 def duplicates(request: HttpRequest) -> HttpResponse:
-    """Contacts that already have the phone or e-mail being typed. (Placeholder.)"""
-    return HttpResponse("")
+    """Contacts that already have the phone or e-mail being typed on the visit form.
+
+    Asked by htmx while the seller types; what is not yet a phone or an e-mail finds
+    nothing, never an error.
+    """
+    user: User = request.user  # type: ignore[assignment]
+    found = find_duplicates(user, request.GET.get("phone", ""), request.GET.get("email", ""))
+    if not found:
+        return HttpResponse("")  # truly empty, so that the box under the phone disappears
+    return render(request, "web/_duplicates.html", {"duplicates": found})

@@ -263,3 +263,99 @@ def test_a_purchase_on_promotion_is_marked_and_counts_for_the_discount_lover(
     anna = purchases[0].contact
     anna.refresh_from_db()
     assert anna.is_discount_lover
+
+
+# --- the phone screen (issue 8): amounts as typed, the masked phone, duplicates -------------
+
+
+@pytest.mark.parametrize("typed, stored", [
+    ("15 000", Decimal("15000")),
+    ("15\u00a0000", Decimal("15000")),  # a no-break space, as a phone's keyboard may put
+    ("1 250,50", Decimal("1250.50")),
+    ("99.9", Decimal("99.90")),
+])
+def test_an_amount_is_read_the_way_a_seller_writes_it(client, alice, chains, typed, stored):
+    client.force_login(alice)
+    assert bought(client, amount=typed).status_code == 302
+    assert Visit.objects.get().amount == stored
+
+
+@pytest.mark.parametrize("typed", ["15 000 руб", "1,2,3", "-5"])
+def test_a_wrong_amount_is_an_error_on_its_box(client, alice, chains, typed):
+    client.force_login(alice)
+    response = bought(client, amount=typed)
+    assert response.status_code == 400 and response.context["form"].errors["amount"]
+    assert not Visit.objects.exists()
+
+
+def test_a_phone_typed_through_the_mask_is_stored_in_e164(client, alice, chains):
+    client.force_login(alice)
+    assert bought(client, phone="+7 (916) 123-45-67").status_code == 302
+    assert Address.objects.get().value == "+79161234567"
+
+
+def test_a_half_typed_phone_is_refused_with_an_error_not_saved(client, alice, chains):
+    client.force_login(alice)
+    response = bought(client, phone="+7 (916) 12")
+    assert response.status_code == 400 and response.context["form"].errors["phone"]
+    html = response.content.decode()
+    assert 'value="+7 (916) 12"' in html  # what she typed is there to correct
+    assert not Visit.objects.exists() and not Contact.objects.exists()
+
+
+def test_the_phone_box_is_masked_as_the_business_country_writes_numbers(client, alice, shop):
+    client.force_login(alice)
+    form = client.get("/visits/new/").context["form"]
+    phone = form.fields["phone"].widget.attrs
+    assert (phone["data-mask"], phone["data-trunk"]) == ("+7 (___) ___-__-__", "8")
+    assert form.fields["phone"].widget.input_type == "tel"
+    assert (phone["inputmode"], phone["autocomplete"]) == ("tel", "off")
+    for box in ("phone", "email"):
+        attrs = form.fields[box].widget.attrs
+        assert attrs["hx-get"] == "/contacts/duplicates/"
+        assert attrs["hx-trigger"].startswith("keyup changed delay:300ms")
+    assert form.fields["amount"].widget.attrs["inputmode"] == "decimal"
+    shop.country = "DE"
+    shop.save()
+    phone = client.get("/visits/new/").context["form"].fields["phone"].widget.attrs
+    assert (phone["data-mask"], phone["data-trunk"]) == ("+49 ____ _______", "0")
+
+
+def test_the_page_has_its_script_and_no_inline_one(client, alice):
+    client.force_login(alice)
+    html = client.get("/visits/new/").content.decode()
+    assert "/static/web/visit.js" in html and "/static/web/visit.css" in html
+    assert "<script>" not in html and "onclick" not in html and "hx-on" not in html
+    for group in ("bought", "not-bought", "taken"):
+        assert f'data-when="{group}"' in html
+    assert 'id="duplicates"' in html
+
+
+def test_a_marketer_records_no_visits(client, marketer):
+    client.force_login(marketer)
+    assert client.get("/visits/new/").status_code == 403
+    assert client.post("/visits/new/", {"bought": "no", "contacts_taken": "no"}).status_code == 403
+    assert not Visit.objects.exists()
+
+
+def test_this_is_them_by_email_keeps_the_new_phone_she_gave(client, alice, shop, chains):
+    # The duplicate was offered by e-mail; the phone she gives now is new: it joins her card.
+    anna = builders.contact(shop, email="anna@example.com", owner=alice)
+    client.force_login(alice)
+    bought(client, phone="+7 (926) 000-00-01", email="anna@example.com")
+    assert Visit.objects.get().contact == anna and Contact.objects.count() == 1
+    assert set(anna.addresses.values_list("kind", "value")) == {
+        ("email", "anna@example.com"), ("phone", "+79260000001")
+    }
+
+
+def test_a_visit_of_another_sellers_client_stays_on_their_card(client, alice, bob, shop, chains):
+    # The duplicates box told Alice "already a client of Борис": the visit is hers, the
+    # client stays Bob's, and no second card is made.
+    vera = builders.contact(shop, phone="+79161112233", owner=bob, first_name="Вера")
+    client.force_login(alice)
+    bought(client, phone="8 916 111-22-33")
+    visit = Visit.objects.get()
+    assert (visit.contact, visit.seller) == (vera, alice)
+    vera.refresh_from_db()
+    assert vera.owner == bob and Contact.objects.count() == 1
