@@ -25,7 +25,7 @@ def lapsing_clients(user: Any) -> QuerySet[ClientRisk]:
     """The user's clients flagged as lapsed since their last purchase, by value at risk."""
     lapsed = ClientRisk.objects.filter(flagged_for=F("last_purchase_at"))
     return (
-        scope_to_user(user, lapsed, "contact__owner")
+        scope_to_user(user, lapsed, "contact__owner", reading=True)
         .select_related("contact", "contact__owner", "call_task")
         .order_by("-value_at_risk", "lapse_at", "pk")
     )

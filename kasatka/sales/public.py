@@ -4,7 +4,6 @@ the seller's buttons next to the question's call task."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from kasatka.accounts.access import get_scoped
+from kasatka.accounts.access import get_scoped, needs
 from kasatka.channels.call.actions import close_call
 from kasatka.channels.call.models import CallOutcome
 from kasatka.engine.clock import now as clock_now
@@ -64,7 +63,7 @@ def lead_answer(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, _TEMPLATE, {**context, "state": "done"})
 
 
-@login_required
+@needs("sell")
 @require_POST
 def seller_answer(request: HttpRequest, pk: int) -> HttpResponse:
     """The seller asked on the phone and records which case holds; the call is closed."""

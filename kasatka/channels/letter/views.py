@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -18,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from kasatka.accounts.access import business_of, get_scoped, scope_to_user
+from kasatka.accounts.access import business_of, get_scoped, needs, scope_to_user
 from kasatka.engine.clock import now as clock_now
 
 from . import actions, pdf
@@ -53,7 +52,7 @@ def _pdf_response(content: bytes, filename: str, attachment: bool = True) -> Htt
     )
 
 
-@login_required
+@needs("sell")
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
     business = business_of(request.user)
@@ -67,7 +66,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, "letters/queue.html", context)
 
 
-@login_required
+@needs("sell")
 @require_POST
 def print_run(request: HttpRequest) -> HttpResponse:
     """The PDF of every letter due and not yet printed; they are marked printed.
@@ -85,7 +84,7 @@ def print_run(request: HttpRequest) -> HttpResponse:
     return _pdf_response(pdf.letters_pdf(business, letters, today), f"letters-{today}.pdf")
 
 
-@login_required
+@needs("sell")
 @require_GET
 def reprint(request: HttpRequest) -> HttpResponse:
     """The letters printed but not posted, again (the printer jammed); nothing changes."""
@@ -98,7 +97,7 @@ def reprint(request: HttpRequest) -> HttpResponse:
     return _pdf_response(pdf.letters_pdf(business, letters, today), f"letters-{today}.pdf")
 
 
-@login_required
+@needs("sell")
 @require_GET
 def labels(request: HttpRequest) -> HttpResponse:
     """Address labels for the letters on their way: printed ones and those due to print.
@@ -116,7 +115,7 @@ def labels(request: HttpRequest) -> HttpResponse:
     return _pdf_response(pdf.labels_pdf(business, run), f"labels-{today}.pdf")
 
 
-@login_required
+@needs("sell")
 @require_GET
 def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """One letter as a PDF, to look at before printing; its status does not change."""
@@ -125,7 +124,7 @@ def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return _pdf_response(pdf.letter_pdf(letter, today), f"letter-{letter.pk}.pdf", False)
 
 
-@login_required
+@needs("sell")
 @require_POST
 def post_letter(request: HttpRequest, pk: int) -> HttpResponse:
     letter = _letter(request, pk)
@@ -138,7 +137,7 @@ def post_letter(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("letters:queue")
 
 
-@login_required
+@needs("sell")
 @require_POST
 def post_all(request: HttpRequest) -> HttpResponse:
     """Every printed letter the user sees went to the post."""
