@@ -1,4 +1,5 @@
-"""A contact's history in one list: touches, replies, consent, visits, purchases, calls.
+"""A contact's history in one list: touches, replies, consent, visits, purchases, calls,
+stage changes of the contact and of their deals, and the touches the guardrails held.
 
 Each source is read newest first and cut at `limit`, then the lists are merged: a fixed
 number of queries (one per source) whatever the length of the history.
@@ -14,11 +15,12 @@ from itertools import islice
 from django.utils import formats
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kasatka.chains.models import Touch
 from kasatka.channels.call.models import CallTask
 from kasatka.channels.models import InboundMessage
-from kasatka.contacts.models import Consent, Contact
+from kasatka.contacts.models import Consent, Contact, Stage, StageChange
 from kasatka.sales.models import Purchase, Visit
 
 
@@ -27,12 +29,14 @@ class Entry:
     """One line of the timeline."""
 
     when: datetime
-    kind: str  # touch, inbound, consent, visit, purchase, call, guard
+    kind: str  # touch, inbound, consent, visit, purchase, call, guard, reply, stage, deal
     text: str
     details: str = ""
     # The touch's status (for colouring) or the channel a reply or consent is about.
     status: str = ""
     channel: str = ""
+    # What the client read (a touch's text): long, so the card folds it away.
+    body: str = ""
 
 
 def timeline(contact: Contact, limit: int = 100) -> list[Entry]:
@@ -45,6 +49,9 @@ def timeline(contact: Contact, limit: int = 100) -> list[Entry]:
         _purchases(contact, limit),
         _calls(contact, limit),
         _guards(contact, limit),
+        _deal_replies(contact, limit),
+        _stage_changes(contact, limit),
+        _deal_stage_changes(contact, limit),
     )
     return list(islice(merge(*sources, key=lambda e: e.when, reverse=True), limit))
 
@@ -70,6 +77,7 @@ def _touches(contact: Contact, limit: int) -> list[Entry]:
             details=_joined(t.get_status_display(), t.to, t.subject, t.error, skipped),
             status=t.status,
             channel=t.channel,
+            body=t.body,
         ))
     # sent_at may order a few touches differently from updated_at.
     return sorted(entries, key=lambda e: e.when, reverse=True)
@@ -207,3 +215,96 @@ def _guards(contact: Contact, limit: int) -> list[Entry]:
             channel=g.channel,
         ))
     return entries
+
+
+def _deal_replies(contact: Contact, limit: int) -> list[Entry]:
+    """Answers to nudges, as read (or corrected, or heard on the phone by the seller)."""
+    from kasatka.deals.models import DealReply
+
+    rows = (
+        DealReply.objects.filter(deal__contact=contact)
+        .select_related("deal")
+        .order_by("-received_at", "-id")[:limit]
+    )
+    entries = []
+    for r in rows:
+        corrected = ""
+        if r.corrected_at is not None and r.predicted and r.predicted != r.answer:
+            corrected = _("read as “%(predicted)s”, corrected") % {
+                "predicted": r.get_predicted_display()
+            }
+        when = ""
+        if r.answer_date is not None:
+            when = formats.date_format(r.answer_date, "SHORT_DATE_FORMAT")
+        entries.append(Entry(
+            when=r.received_at,
+            kind="reply",
+            text=_("Answer about “%(deal)s”: %(answer)s") % {
+                "deal": r.deal.title, "answer": r.get_answer_display(),
+            },
+            # A reply by message is on the timeline as the message itself: no second copy.
+            details=_joined(
+                when, r.get_source_display(), corrected, r.text if r.message_id is None else ""
+            ),
+            status=r.answer,
+        ))
+    return entries
+
+
+def _stage_label(field: str, value: str) -> str:
+    if field == "stage":
+        return str(Stage(value).label) if value in Stage.values else value
+    return _("yes") if value == "true" else _("no") if value == "false" else value
+
+
+# What a StageChange.field names, read at render time (in the user's language).
+_FLAG_NAMES = {
+    "stage": gettext_lazy("Stage"),
+    "is_discount_lover": gettext_lazy("Discount lover"),
+    "is_impulsive": gettext_lazy("Impulsive"),
+}
+
+
+def _stage_changes(contact: Contact, limit: int) -> list[Entry]:
+    """Moves through the funnel (lead → new → regular → adept) and the side types."""
+    rows = StageChange.objects.filter(contact=contact).order_by("-changed_at", "-id")[:limit]
+    return [
+        Entry(
+            when=c.changed_at,
+            kind="stage",
+            text=_("%(what)s: %(old)s → %(new)s") % {
+                "what": _FLAG_NAMES.get(c.field, c.field),
+                "old": _stage_label(c.field, c.old) if c.old else "—",
+                "new": _stage_label(c.field, c.new),
+            },
+            details=c.cause,
+        )
+        for c in rows
+    ]
+
+
+def _deal_stage_changes(contact: Contact, limit: int) -> list[Entry]:
+    """Each move of the contact's deals, and their wins and losses."""
+    from kasatka.deals.models import DealStageChange
+
+    rows = (
+        DealStageChange.objects.filter(deal__contact=contact)
+        .select_related("deal", "from_stage", "to_stage", "by")
+        .order_by("-at", "-id")[:limit]
+    )
+    return [
+        Entry(
+            when=c.at,
+            kind="deal",
+            text=_("Deal “%(deal)s”: %(old)s → %(new)s") % {
+                "deal": c.deal.title,
+                "old": c.from_stage.name if c.from_stage is not None else "—",
+                "new": c.to_stage.name,
+            },
+            details=_joined(
+                c.get_status_display(), c.reason, c.by.full_name if c.by is not None else ""
+            ),
+            status=c.status,
+        )
+        for c in rows
+    ]

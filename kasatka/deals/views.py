@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from kasatka.accounts.access import business_of, get_scoped, sees_whole_team
+from kasatka.accounts.access import business_of, can, get_scoped, needs, sees_whole_team
 from kasatka.accounts.models import User
 from kasatka.engine.clock import now as clock_now
 
@@ -34,7 +34,7 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-@login_required
+@needs("sell")
 @require_GET
 def plan(request: HttpRequest) -> HttpResponse:
     """Today's plan: the seller's own, or for the head of sales any seller's and the team's."""
@@ -64,20 +64,40 @@ def _int(value: str) -> int:
         raise Http404 from exc
 
 
-@login_required
+@needs("edit_deals")
 @require_POST
 def throw_nudge(request: HttpRequest, pk: int) -> HttpResponse:
+    """One click: the nudge goes (its text as edited). From htmx (Today, the plan) the answer
+    is the nudge's card again: "thrown", or the form with why not; else back to the page."""
     user = _user(request)
-    nudge: Nudge = get_scoped(user, Nudge.objects.select_related("deal__contact"), "seller", pk)
+    nudge: Nudge = get_scoped(
+        user, Nudge.objects.select_related("deal__contact", "stage"), "seller", pk
+    )
     mode = request.POST.get("mode", NudgeMode.MESSAGE)
     try:
         throw(nudge, user, mode, request.POST.get("text"))
     except (NudgeRefused, ValidationError) as exc:
+        if _from_htmx(request):
+            return render(request, "web/today/_nudge.html", {
+                "nudge": nudge, "error": " ".join(exc.messages), "next": _next(request),
+            })
         messages.error(request, " ".join(exc.messages))
     else:
+        if _from_htmx(request):
+            return render(request, "web/today/_nudge_thrown.html", {"nudge": nudge})
         done = _("Call task added") if mode == NudgeMode.CALL else _("Nudge thrown")
         messages.success(request, f"{done}: {nudge.deal.title}")
     return _back(request)
+
+
+def _from_htmx(request: HttpRequest) -> bool:
+    """Asked by htmx (django-htmx's middleware sets `request.htmx`)."""
+    return bool(getattr(request, "htmx", False))
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    return target if url_has_allowed_host_and_scheme(target, {request.get_host()}) else ""
 
 
 def _back(request: HttpRequest) -> HttpResponse:
@@ -93,10 +113,12 @@ def _back(request: HttpRequest) -> HttpResponse:
 def deal_page(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     deal: Deal = get_scoped(
-        user, Deal.objects.select_related("contact", "stage", "pipeline", "seller"), "seller", pk
+        user, Deal.objects.select_related("contact", "stage", "pipeline", "seller"), "seller", pk,
+        reading=True,
     )
     return render(request, "deals/deal.html", {
         "deal": deal,
+        "can_edit": can(user, "edit_deals"),
         "changes": deal.stage_changes.select_related("from_stage", "to_stage", "by"),
         "nudges": deal.nudges.select_related("thrown_by", "template"),
         "replies": deal.replies.select_related("corrected_by"),
@@ -114,7 +136,7 @@ def _answer_date(request: HttpRequest) -> date | None:
         raise ValidationError({"answer_date": _("Enter a date.")}) from exc
 
 
-@login_required
+@needs("edit_deals")
 @require_POST
 def record_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The seller heard the client's answer (on the phone, in the showroom)."""
@@ -132,7 +154,7 @@ def record_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("deals:deal", pk=deal.pk)
 
 
-@login_required
+@needs("edit_deals")
 @require_POST
 def correct_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     """One click: the client meant something else than Kasatka read."""
@@ -149,7 +171,7 @@ def correct_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("deals:deal", pk=reply.deal_id)
 
 
-@login_required
+@needs("edit_deals")
 @require_POST
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)

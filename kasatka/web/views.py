@@ -1,4 +1,4 @@
-"""The signed-in pages: the day's overview, call tasks, the touch log, the contact card."""
+"""The signed-in pages: Today (the day's plan), call tasks, the touch log, the contact card."""
 
 from __future__ import annotations
 
@@ -9,17 +9,27 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.timezone import is_naive, localtime, make_aware
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from kasatka.accounts.access import business_of, get_scoped, scope_to_user, sees_whole_team
+from kasatka.accounts.access import (
+    CAPABILITIES,
+    business_of,
+    can,
+    get_scoped,
+    needs,
+    scope_to_user,
+    sees_whole_team,
+)
+from kasatka.accounts.models import Business, User, method_settings
 from kasatka.chains.models import Enrollment, EnrollmentState, Touch, TouchStatus
 from kasatka.channels.call.actions import close_call
 from kasatka.channels.call.models import CallOutcome, CallTask
@@ -27,36 +37,112 @@ from kasatka.channels.registry import active_accounts
 from kasatka.channels.telegram.bot import deep_link
 from kasatka.contacts.models import Channel, Contact, Purpose
 from kasatka.contacts.timeline import timeline
+from kasatka.deals.plan import daily_plan, team_plan
 from kasatka.engine.clock import now as clock_now
+from kasatka.insights.views import lapsing_clients
+from kasatka.sales.models import LeadConversion
+
+# Items listed in each section of Today; the counts above them are complete.
+TODAY_LIMIT = 10
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    business = business_of(request.user)
+    """Today: a seller's plan for the day; the team's for the head of sales and the owner;
+    an overview of the business for a marketer, who sells nothing."""
+    user: User = request.user  # type: ignore[assignment]
+    business = business_of(user)
+    if not can(user, "sell"):
+        return render(request, "web/today/overview.html", _overview(user, business))
+    return render(request, "web/home.html", _today(request, user, business))
+
+
+def _today(request: HttpRequest, user: User, business: Business) -> dict[str, Any]:
     now = clock_now()
-    day_ago = now - timedelta(days=1)
-    touches = Touch.objects.filter(business=business)
+    team = sees_whole_team(user)
+    sellers: list[User] = []
+    seller: User | None = user
+    if team:
+        sellers = list(
+            User.objects.filter(business=business, role__in=CAPABILITIES["sell"], is_active=True)
+            .order_by("last_name", "first_name", "pk")
+        )
+        chosen = request.GET.get("seller", "")
+        seller = next((s for s in sellers if str(s.pk) == chosen), None)
+        if chosen and seller is None:
+            raise Http404  # another business's user, or not a seller: as if it did not exist
     context: dict[str, Any] = {
+        "business": business, "now": now, "team": team, "sellers": sellers, "seller": seller,
+        "outcomes": CallOutcome.choices, "next": request.get_full_path(),
+    }
+    lapsing = lapsing_clients(user)
+    leads = scope_to_user(
+        user, LeadConversion.objects.filter(outcome="", ends_at__gt=now), "contact__owner"
+    )
+    if seller is None:  # the whole team: each seller's line and the total
+        whole = team_plan(business, now=now)
+        plan = whole.total
+        context["lines"] = whole.sellers
+        people = {p.seller.pk: p.seller for p in whole.sellers if p.seller is not None}
+        context["activity"] = _last_day(Touch.objects.filter(business=business), now)
+    else:
+        plan = daily_plan(business, seller, now=now)
+        people = {seller.pk: seller}
+        if team:  # the head of sales looking at one seller: that seller's clients
+            lapsing = lapsing.filter(contact__owner=seller)
+            leads = leads.filter(contact__owner=seller)
+    # The lists name each item's seller: from the plan's users, not one query each.
+    for nudge in plan.nudges:
+        nudge.seller = people.get(nudge.seller_id) if nudge.seller_id else None
+    for call in plan.calls:
+        call.assignee = people.get(call.assignee_id) if call.assignee_id else None
+    lapsing_list = list(lapsing[:TODAY_LIMIT + 1])
+    context.update(
+        plan=plan,
+        lapsing=lapsing_list[:TODAY_LIMIT],
+        more_lapsing=len(lapsing_list) > TODAY_LIMIT,
+        leads=[
+            (lead, max(0, (lead.ends_at - now).days))
+            for lead in leads.select_related("contact", "source").order_by("-ends_at", "-pk")[
+                :TODAY_LIMIT
+            ]
+        ],
+        leads_count=leads.count(),
+        window_days=method_settings(business).lc_window_days,
+    )
+    return context
+
+
+def _overview(user: User, business: Business) -> dict[str, Any]:
+    """What a marketer looks at first: how many, what is moving, what just went out."""
+    now = clock_now()
+    touches = Touch.objects.filter(business=business)
+    active = Enrollment.objects.filter(business=business, state=EnrollmentState.ACTIVE)
+    return {
         "business": business,
         "now": now,
         "contacts": Contact.objects.filter(business=business).count(),
-        "active_enrollments": Enrollment.objects.filter(
-            business=business, state=EnrollmentState.ACTIVE
+        "active_enrollments": active.count(),
+        "due_now": active.filter(next_touch_at__lte=now).count(),
+        "leads_in_window": LeadConversion.objects.filter(
+            business=business, outcome="", ends_at__gt=now
         ).count(),
-        "due_now": Enrollment.objects.filter(
-            business=business, state=EnrollmentState.ACTIVE, next_touch_at__lte=now
-        ).count(),
-        "last_day": [
-            (status, TouchStatus(status).label, n)
-            for status, n in touches.filter(updated_at__gte=day_ago)
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .order_by("status")
-        ],
-        "open_calls": _open_calls(request).count(),
+        "lapsing": lapsing_clients(user).count(),
+        "activity": _last_day(touches, now),
         "recent": touches.select_related("contact", "step__chain").order_by("-updated_at")[:15],
     }
-    return render(request, "web/home.html", context)
+
+
+def _last_day(touches: QuerySet[Touch], now: datetime) -> list[tuple[str, str, int]]:
+    """Touches changed in the last 24 hours, by status: (status, its label, how many)."""
+    return [
+        (status, str(TouchStatus(status).label), n)
+        for status, n in touches.filter(updated_at__gte=now - timedelta(days=1))
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by("status")
+    ]
 
 
 def _open_calls(request: HttpRequest) -> Any:
@@ -67,7 +153,7 @@ def _open_calls(request: HttpRequest) -> Any:
     )
 
 
-@login_required
+@needs("sell")
 def calls(request: HttpRequest) -> HttpResponse:
     business_of(request.user)
     tasks = (
@@ -86,7 +172,7 @@ def calls(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@needs("sell")
 @require_POST
 def close_call_view(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_scoped(request.user, CallTask.objects.all(), "assignee", pk)  # type: ignore[arg-type]
@@ -110,7 +196,17 @@ def close_call_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             outcome = task.get_outcome_display()
             messages.success(request, _("Call closed: %(outcome)s") % {"outcome": outcome})
-    return redirect("web:calls")
+    return _back(request, "web:calls")
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    """To the page the form was on (Today or the calls), if it is one of ours."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
 
 
 @login_required
@@ -130,7 +226,11 @@ def touches(request: HttpRequest) -> HttpResponse:
 def contact_card(request: HttpRequest, pk: int) -> HttpResponse:
     """Who the contact is, how to reach them, what they agreed to, and what happened."""
     contact: Contact = get_scoped(
-        request.user, Contact.objects.all(), "owner", pk  # type: ignore[arg-type]
+        request.user,  # type: ignore[arg-type]
+        Contact.objects.select_related("owner", "source", "business"),
+        "owner",
+        pk,
+        reading=True,
     )
     bot = active_accounts([contact.business_id]).get((contact.business_id, Channel.TELEGRAM))
     link = deep_link(bot, contact.pk)
@@ -144,7 +244,7 @@ def contact_card(request: HttpRequest, pk: int) -> HttpResponse:
             "telegram_link": link,
             "telegram_qr": _qr_svg(link) if link else "",
             "entries": timeline(contact, limit=100),
-            "deals": contact.deals.select_related("stage").order_by("-created_at")[:20],
+            "deals": contact.deals.select_related("stage", "seller").order_by("-created_at")[:20],
         },
     )
 

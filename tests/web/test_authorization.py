@@ -64,7 +64,7 @@ class Route:
     public: str | None = None
 
 
-def R(name: str, method: str = "GET", **kwargs: Any) -> Route:  # noqa: N802 - reads as a table
+def R(name: str, method: str = "GET", **kwargs: Any) -> Route:  # short: the table reads better
     return Route(name, method, **kwargs)
 
 

@@ -113,7 +113,7 @@ def history(shop, alice, anna, clock):
 
 
 def test_the_timeline_merges_every_kind_newest_first(anna, history, django_assert_num_queries):
-    with django_assert_num_queries(7):  # one per source (7 sources), however long the history
+    with django_assert_num_queries(10):  # one per source (10 sources), however long the history
         entries = timeline(anna)
     assert [e.kind for e in entries] == [
         "purchase", "visit", "inbound", "call", "touch", "consent", "consent",
@@ -141,3 +141,98 @@ def test_the_card_shows_the_timeline(client, alice, anna, history):
     assert "Замер в четверг" in page
     assert "Кухня «Ольха»" in page
     assert page.index("Кухня «Ольха»") < page.index("Жду замерщика")  # newest first
+
+
+# --- issue 8: the whole history, and who may read the card ----------------------------------
+@pytest.fixture
+def deal_history(shop, alice, anna, history, clock):
+    """After the week of `history`: a deal opened and moved, an answer heard by phone, a
+    purchase that makes Anna a new client (a stage change), and a consent withdrawn."""
+    from kasatka.deals.actions import create_deal, move_deal
+    from kasatka.deals.library import ensure_default_pipeline
+    from kasatka.deals.models import Answer
+    from kasatka.deals.replies import record_answer
+    from kasatka.sales.actions import record_purchase
+
+    stages = list(ensure_default_pipeline(shop).stages.order_by("position"))
+    clock.advance(timedelta(days=6))
+    deal = create_deal(anna, "Кухня «Лофт»", Decimal("120000"), stages[1], seller=alice,
+                       at=clock.now())
+    clock.advance(timedelta(hours=1))
+    move_deal(deal, stages[3], clock.now(), by=alice, reason="счёт выставлен")
+    clock.advance(timedelta(hours=1))
+    record_answer(deal, Answer.YES, alice, text="Да, оплатим в пятницу", at=clock.now())
+    clock.advance(timedelta(hours=1))
+    record_purchase(anna, Decimal("120000"), alice, clock.now(), note="Кухня «Лофт»")
+    clock.advance(timedelta(hours=1))
+    withdraw_consent(anna, "email", ConsentBasis.VERBAL, "просила не писать")
+    return deal
+
+
+def test_the_timeline_has_deals_replies_and_stage_changes(anna, deal_history,
+                                                          django_assert_num_queries):
+    with django_assert_num_queries(10):  # one per source, however long the history
+        entries = timeline(anna)
+    kinds = [e.kind for e in entries]
+    for kind in ("deal", "reply", "stage", "consent", "purchase", "touch", "inbound"):
+        assert kind in kinds, kind
+    reply = next(e for e in entries if e.kind == "reply")
+    assert "Кухня «Лофт»" in reply.text and reply.status == "yes"
+    assert "Да, оплатим в пятницу" in reply.details  # heard by phone: no message to show it
+    moved = [e for e in entries if e.kind == "deal"]
+    assert any("счёт выставлен" in e.details for e in moved)
+    stage = next(e for e in entries if e.kind == "stage")
+    assert "purchase #" in stage.details
+    touch = next(e for e in entries if e.kind == "touch")
+    assert touch.body  # the text the client got, for the card to fold away
+    assert [e.when for e in entries] == sorted((e.when for e in entries), reverse=True)
+
+
+def test_the_card_folds_each_touch_text_and_shows_every_kind(client, alice, anna, deal_history):
+    client.force_login(alice)
+    page = client.get(f"/contacts/{anna.pk}/").content.decode()
+    assert '<details class="touch-body">' in page
+    assert "Спросите про замер." in page  # the call touch's text, inside its <details>
+    for kind in ("deal", "reply", "stage", "consent", "purchase", "touch", "inbound", "call"):
+        assert f'data-kind="{kind}"' in page, kind
+    assert 'data-consent="email-commercial"' in page and 'data-consent="call-commercial"' in page
+    assert f'href="/deals/{deal_history.pk}/"' in page
+    assert "120\u00a0000\u00a0₽" in page  # the deal's amount as money
+
+
+def test_the_card_takes_a_fixed_number_of_queries(client, alice, anna, deal_history, shop):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice)
+    client.get(f"/contacts/{anna.pk}/")
+    with CaptureQueriesContext(connection) as first:
+        client.get(f"/contacts/{anna.pk}/")
+    for i in range(5):
+        Purchase.objects.create(business=shop, contact=anna, amount=Decimal(100 + i))
+        InboundMessage.objects.create(business=shop, contact=anna, channel="sms",
+                                      sender="+79161234567", text=f"#{i}",
+                                      received_at=anna.created_at)
+    with CaptureQueriesContext(connection) as second:
+        client.get(f"/contacts/{anna.pk}/")
+    assert len(second.captured_queries) == len(first.captured_queries)
+
+
+def test_a_marketer_reads_the_card_but_gets_no_sellers_buttons(client, marketer, anna):
+    client.force_login(marketer)
+    response = client.get(f"/contacts/{anna.pk}/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Иванова Анна Сергеевна" in page
+    assert f"/contacts/{anna.pk}/qualification/" not in page and "/visits/new/" not in page
+
+
+def test_a_contact_named_with_markup_is_text_on_the_timeline(client, shop, owner, clock):
+    evil = builders.contact(shop, email="x@example.com", first_name="<script>alert(1)</script>",
+                            patronymic="", last_name="Злой")
+    InboundMessage.objects.create(business=shop, contact=evil, channel="sms", sender="+7",
+                                  text="<img src=x onerror=alert(1)>", received_at=clock.now())
+    client.force_login(owner)
+    page = client.get(f"/contacts/{evil.pk}/").content.decode()
+    assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
