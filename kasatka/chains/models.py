@@ -230,6 +230,8 @@ class Enrollment(BusinessScoped):
                 condition=Q(state="active", next_touch_at__isnull=False),
                 name="enrollment_due",
             ),
+            # Counts of who is in which chain now (Today, the chain list and editor).
+            models.Index(fields=["business", "state", "chain"], name="enrollment_by_state"),
         ]
 
     def __str__(self) -> str:
@@ -301,6 +303,8 @@ class Touch(BusinessScoped):
         indexes = [
             models.Index(fields=["contact", "created_at"]),
             models.Index(fields=["business", "status"]),
+            # The latest touches of a business (Today, the touch log) without sorting them all.
+            models.Index(fields=["business", "updated_at"], name="touch_recent"),
             # Status webhooks find the touch by the provider's message id.
             models.Index(
                 fields=["channel", "provider_message_id"],
