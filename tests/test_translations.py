@@ -24,7 +24,9 @@ def test_every_entry_is_translated_and_compiled(po_path):
     assert not po.untranslated_entries(), [e.msgid for e in po.untranslated_entries()][:20]
     assert not po.fuzzy_entries(), [e.msgid for e in po.fuzzy_entries()][:20]
     compiled = polib.mofile(str(po_path.with_suffix(".mo")))
-    translated = {(e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural for e in po.translated_entries()}
+    translated = {
+        (e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural for e in po.translated_entries()
+    }
     in_mo = {(e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural for e in compiled}
     stale = [k[1] for k, v in translated.items() if in_mo.get(k) != v]
     assert not stale, f"the .mo is older than the .po (run compilemessages): {stale[:10]}"

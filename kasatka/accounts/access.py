@@ -83,6 +83,14 @@ def business_of(user: Any) -> Business:
     return business
 
 
+def user_of(request: Any) -> User:
+    """The signed-in user of a request (views behind `@needs` or `login_required`)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Not signed in.")
+    return user
+
+
 def sees_whole_team(user: User) -> bool:
     return user.role in TEAM_ROLES
 

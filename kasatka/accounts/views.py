@@ -33,7 +33,7 @@ from kasatka.engine.clock import now as clock_now
 from kasatka.sales.models import LeadSource, LeadSourceCost, LossKind, LossReason
 
 from . import actions, settings_actions
-from .access import business_of, can, needs
+from .access import business_of, can, needs, user_of
 from .forms import (
     BusinessDayForm,
     BusinessForm,
@@ -53,12 +53,6 @@ from .forms import (
     UserPasswordForm,
 )
 from .models import Business, BusinessDay, User, method_settings, sending_rules
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _page(
@@ -409,30 +403,25 @@ def channel_new(request: HttpRequest) -> HttpResponse:
             business=own, channel=channel, is_active=True
         ).exists(),
     )
-    may_set = can(request.user, "secrets")
-    if request.method == "POST":
-        _refuse_secrets(request)
-    form = ProviderAccountForm(request.POST or None, instance=account, may_set_secrets=may_set)
-    if request.method == "POST":
-        if _apply(form, lambda: settings_actions.save_provider_account(
-            account, form.values(), form.secret_changes()
-        )):
-            _saved(request)
-            return redirect("settings:channel", pk=account.pk)
-        return _invalid(request, "channel.html", _account_context(request, form, account))
-    return _page(request, "channel.html", _account_context(request, form, account))
+    return _account_page(request, account, account)
 
 
 @needs("settings")
 def channel(request: HttpRequest, pk: int) -> HttpResponse:
     own = business_of(request.user)
     account: ProviderAccount = _row(ProviderAccount.objects.filter(business=own), pk)
-    may_set = can(request.user, "secrets")
+    # The form edits a copy, so that a refused form leaves the page's account as stored.
+    return _account_page(request, account, ProviderAccount.objects.get(pk=account.pk))
+
+
+def _account_page(
+    request: HttpRequest, account: ProviderAccount, edited: ProviderAccount
+) -> HttpResponse:
+    """A provider account's form: shown, or saved (secrets only by who may set them)."""
     if request.method == "POST":
         _refuse_secrets(request)
     form = ProviderAccountForm(
-        request.POST or None, instance=ProviderAccount.objects.get(pk=account.pk),
-        may_set_secrets=may_set,
+        request.POST or None, instance=edited, may_set_secrets=can(request.user, "secrets")
     )
     if request.method == "POST":
         if _apply(form, lambda: settings_actions.save_provider_account(
@@ -460,7 +449,7 @@ def channel_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @needs("users")
 def users(request: HttpRequest) -> HttpResponse:
-    actor = _user(request)
+    actor = user_of(request)
     people = list(User.objects.filter(business=business_of(actor)).order_by(
         "-is_active", "first_name", "last_name", "username"
     ))
@@ -470,7 +459,7 @@ def users(request: HttpRequest) -> HttpResponse:
 
 @needs("users")
 def user_new(request: HttpRequest) -> HttpResponse:
-    actor = _user(request)
+    actor = user_of(request)
     form = UserCreateForm(request.POST or None, actor=actor)
     if request.method == "POST":
         if _apply(form, lambda: actions.create_user(
@@ -490,7 +479,7 @@ def user_new(request: HttpRequest) -> HttpResponse:
 def _managed(request: HttpRequest, pk: int) -> tuple[User, User]:
     """The actor and a user of their business they may manage: 404 for another business,
     403 for a colleague beyond their reach (the head of sales and an owner)."""
-    actor = _user(request)
+    actor = user_of(request)
     target: User = _row(User.objects.filter(business=business_of(actor)), pk)
     if not actions.may_manage(actor, target):
         raise PermissionDenied("This user is beyond the actor's reach.")

@@ -27,7 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kasatka.accounts.access import business_of, needs, scope_to_user
+from kasatka.accounts.access import business_of, needs, scope_to_user, user_of
 from kasatka.accounts.models import Business, MethodSettings, SendingRules, User
 from kasatka.channels.registry import active_accounts, available_channels
 from kasatka.channels.sms.preview import SmsPreview, sms_sender
@@ -67,11 +67,6 @@ from .templating import render as render_template
 DAY = timedelta(days=1)
 RECENT_CONTACTS = 50  # offered in the preview's contact list before any search
 
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 # --- the list ---------------------------------------------------------------------
@@ -159,7 +154,7 @@ def chain_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _editor(request: HttpRequest, chain: Chain) -> HttpResponse:
-    user = _user(request)
+    user = user_of(request)
     steps = list(chain.steps.order_by("position")) if chain.pk else []
     contact = _preview_contact(user, request.GET.get("contact") or request.POST.get("contact"))
     if request.method == "POST":
@@ -364,7 +359,7 @@ def _contact_choices(user: User, chosen: Contact | None) -> list[Contact]:
 @require_GET
 def contact_options(request: HttpRequest) -> HttpResponse:
     """The preview's contact list for a search by name (the select's options)."""
-    user = _user(request)
+    user = user_of(request)
     contacts = _contacts(user)
     # The contact list's own search: a name, a phone or an e-mail, from indexes only.
     match = search_contacts(business_of(user), request.GET.get("q", ""))
@@ -390,7 +385,7 @@ class StepPreview:
 @require_POST
 def preview(request: HttpRequest) -> HttpResponse:
     """Each step rendered for the chosen contact: the status here, the steps out of band."""
-    user = _user(request)
+    user = user_of(request)
     contact = _preview_contact(user, request.POST.get("contact"))
     formset = step_formset([], request.POST)
     previews = _previews_by_prefix(contact, business_of(user), formset.typed_steps())

@@ -37,6 +37,7 @@ from kasatka.accounts.access import (
     require,
     scope_to_user,
     sees_whole_team,
+    user_of,
 )
 from kasatka.accounts.models import Business, Role, User
 from kasatka.engine.clock import now as clock_now
@@ -90,11 +91,6 @@ class Column:
     def more(self) -> int:
         return max(0, self.count - len(self.cards))
 
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _htmx(request: HttpRequest) -> bool:
@@ -215,7 +211,7 @@ def _int(value: str | None) -> int | None:
 @login_required
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = user_of(request)
     business = business_of(user)
     now = clock_now()
     shown = Filter.read(user, request.GET)
@@ -262,7 +258,7 @@ def _without(query: QueryDict, key: str) -> str:
 @require_POST
 def move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a deal to a stage of its pipeline, or win or lose it (with the reason)."""
-    user = _user(request)
+    user = user_of(request)
     require(user, "edit_deals")
     deal: Deal = get_scoped(
         user, Deal.objects.select_related("business", "stage", "contact", "seller"), "seller", pk
@@ -370,7 +366,7 @@ def _fragment(request: HttpRequest, context: dict[str, Any], status: int = 200) 
 def propose_nudge(request: HttpRequest, pk: int) -> HttpResponse:
     """A stuck deal without a nudge waiting (the trigger's are done, or not round yet):
     propose the next one now, for the seller to read, edit and throw."""
-    user = _user(request)
+    user = user_of(request)
     require(user, "sell")
     deal: Deal = get_scoped(
         user, Deal.objects.select_related("business", "stage", "contact", "seller"), "seller", pk

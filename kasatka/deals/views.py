@@ -18,7 +18,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from kasatka.accounts.access import business_of, can, get_scoped, needs, sees_whole_team
+from kasatka.accounts.access import (
+    business_of,
+    can,
+    get_scoped,
+    needs,
+    sees_whole_team,
+    user_of,
+)
 from kasatka.accounts.models import User
 from kasatka.engine.clock import now as clock_now
 
@@ -28,17 +35,11 @@ from .plan import daily_plan, team_plan
 from .replies import correct_reply, record_answer
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
 @needs("sell")
 @require_GET
 def plan(request: HttpRequest) -> HttpResponse:
     """Today's plan: the seller's own, or for the head of sales any seller's and the team's."""
-    user = _user(request)
+    user = user_of(request)
     business = business_of(user)
     context: dict[str, Any] = {"team": sees_whole_team(user), "modes": NudgeMode.choices}
     seller_id = request.GET.get("seller")
@@ -69,7 +70,7 @@ def _int(value: str) -> int:
 def throw_nudge(request: HttpRequest, pk: int) -> HttpResponse:
     """One click: the nudge goes (its text as edited). From htmx (Today, the plan) the answer
     is the nudge's card again: "thrown", or the form with why not; else back to the page."""
-    user = _user(request)
+    user = user_of(request)
     nudge: Nudge = get_scoped(
         user, Nudge.objects.select_related("deal__contact", "stage"), "seller", pk
     )
@@ -111,7 +112,7 @@ def _back(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def deal_page(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = user_of(request)
     deal: Deal = get_scoped(
         user, Deal.objects.select_related("contact", "stage", "pipeline", "seller"), "seller", pk,
         reading=True,
@@ -140,7 +141,7 @@ def _answer_date(request: HttpRequest) -> date | None:
 @require_POST
 def record_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The seller heard the client's answer (on the phone, in the showroom)."""
-    user = _user(request)
+    user = user_of(request)
     deal: Deal = get_scoped(user, Deal.objects.all(), "seller", pk)
     try:
         record_answer(
@@ -158,7 +159,7 @@ def record_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def correct_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     """One click: the client meant something else than Kasatka read."""
-    user = _user(request)
+    user = user_of(request)
     reply: DealReply = get_scoped(user, DealReply.objects.all(), "deal__seller", pk)
     try:
         correct_reply(reply, request.POST.get("answer", ""), user, _answer_date(request))
@@ -174,7 +175,7 @@ def correct_reply_view(request: HttpRequest, pk: int) -> HttpResponse:
 @needs("edit_deals")
 @require_POST
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = user_of(request)
     task: DealTask = get_scoped(user, DealTask.objects.all(), "seller", pk)
     DealTask.objects.filter(pk=task.pk, done_at__isnull=True).update(done_at=clock_now())
     return _back(request)
