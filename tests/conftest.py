@@ -22,6 +22,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
+        # One Playwright per run: a browser test elsewhere would start a second one (by
+        # importing the fixtures), whose event loop breaks every later browser test.
+        if "browser" in item.keywords and "tests/browser/" not in item.path.as_posix():
+            raise pytest.UsageError(f"{item.nodeid}: browser tests belong in tests/browser/")
 
 
 @pytest.fixture(autouse=True)

@@ -10,14 +10,8 @@ from kasatka.channels.models import ProviderAccount
 from kasatka.deals.library import ensure_default_pipeline
 from kasatka.sales.actions import ensure_default_loss_reasons
 from kasatka.sales.models import LeadSource
-from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
-    assert_fits_the_screen,
-    chromium,
-    laptop,
-    page,
-    screenshot,
-    sign_in,
-)
+
+from .conftest import assert_fits_the_screen, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +19,7 @@ PAGES = ["", "business/", "sending/", "calendar/", "method/", "loss-reasons/", "
          "channels/", "channels/new/?provider=telegram", "users/", "users/new/", "sources/"]
 
 
-def test_every_settings_page_fits_a_360_px_phone(page, owner, shop):  # noqa: F811
+def test_every_settings_page_fits_a_360_px_phone(page, owner, shop):
     ensure_default_loss_reasons(shop)
     pipeline = ensure_default_pipeline(shop)
     source = LeadSource.objects.create(business=shop, name="Яндекс Директ",
@@ -46,7 +40,7 @@ def test_every_settings_page_fits_a_360_px_phone(page, owner, shop):  # noqa: F8
     screenshot(page, "settings-sending-phone")
 
 
-def test_the_owner_changes_quiet_hours_on_a_laptop(laptop, owner, shop):  # noqa: F811
+def test_the_owner_changes_quiet_hours_on_a_laptop(laptop, owner, shop):
     sign_in(laptop, "olga", then="/settings/sending/")
     laptop.fill("#id_window_sms_from", "10:00")
     laptop.fill("#id_window_sms_to", "20:00")
