@@ -17,6 +17,7 @@ from kasatka.chains.actions import AlreadyEnrolled, enroll, exit_on_purchase
 from kasatka.chains.models import Chain, ChainKind
 from kasatka.contacts import lifecycle
 from kasatka.contacts.actions import (
+    address_is,
     create_contact,
     normalise_email,
     normalise_phone,
@@ -284,7 +285,7 @@ def find_contact(business: Business, reach: ReachableBy) -> Contact | None:
         if not value:
             continue
         address = (
-            Address.objects.filter(business=business, kind=kind, value=value)
+            Address.objects.filter(address_is(kind, value), business=business)
             .select_related("contact")
             .order_by("contact_id")
             .first()
@@ -307,7 +308,7 @@ def complete_contact(
         contact.patronymic = contact.patronymic or name.patronymic
         contact.save(update_fields=["first_name", "last_name", "patronymic", "updated_at"])
     for kind, value in ((AddressKind.PHONE, reach.phone), (AddressKind.EMAIL, reach.email)):
-        if value and not contact.addresses.filter(kind=kind, value=value).exists():
+        if value and not contact.addresses.filter(address_is(kind, value)).exists():
             has_one = contact.addresses.filter(kind=kind).exists()
             Address.objects.create(
                 business_id=contact.business_id, contact=contact, kind=kind, value=value,

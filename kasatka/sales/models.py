@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kasatka.accounts.models import BusinessScoped
 
@@ -39,8 +40,8 @@ class LeadSourceCost(BusinessScoped):
     source = models.ForeignKey(
         LeadSource, verbose_name=_("source"), on_delete=models.CASCADE, related_name="costs"
     )
-    period_start = models.DateField(_("from"))
-    period_end = models.DateField(_("to"))
+    period_start = models.DateField(pgettext_lazy("a period", "from"))
+    period_end = models.DateField(pgettext_lazy("a period", "to"))
     amount = models.DecimalField(_("cost"), max_digits=12, decimal_places=2)
 
     class Meta:

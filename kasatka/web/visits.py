@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from kasatka.accounts.access import business_of, get_scoped, needs, scope_to_user, sees_whole_team
 from kasatka.accounts.models import Business, User
-from kasatka.contacts.actions import normalise_email, normalise_phone
+from kasatka.contacts.actions import address_is, normalise_email, normalise_phone
 from kasatka.contacts.models import Address, AddressKind, Contact
 from kasatka.engine.clock import now as clock_now
 from kasatka.sales.actions import (
@@ -254,9 +254,9 @@ def find_duplicates(user: User, phone: str, email: str) -> list[Duplicate]:
     )
     wanted = Q()
     if typed.phone:
-        wanted |= Q(kind=AddressKind.PHONE, value=typed.phone)
+        wanted |= address_is(AddressKind.PHONE, typed.phone)
     if typed.email:
-        wanted |= Q(kind=AddressKind.EMAIL, value=typed.email)
+        wanted |= address_is(AddressKind.EMAIL, typed.email)
     if not wanted:
         return []
     matching = Address.objects.filter(wanted, business=business).values("contact_id")

@@ -147,6 +147,16 @@ def test_the_contact_is_found_by_email_when_no_phone_is_given(client, alice, sho
     assert Visit.objects.get().contact == anna and Contact.objects.count() == 1
 
 
+def test_an_e_mail_in_other_letters_case_is_the_same_client(client, alice, shop, chains):
+    """ANNA@Example.com and anna@example.com are one mailbox: no second contact, no
+    second address on her card."""
+    anna = builders.contact(shop, email="anna@example.com", owner=alice)
+    client.force_login(alice)
+    bought(client, phone="", email="ANNA@Example.com")
+    assert Visit.objects.get().contact == anna and Contact.objects.count() == 1
+    assert list(anna.addresses.values_list("value", flat=True)) == ["anna@example.com"]
+
+
 def test_consent_is_recorded_for_the_channels_the_client_agreed_to(client, alice, chains):
     client.force_login(alice)
     bought(client, consent=["sms", "messengers"])

@@ -48,6 +48,13 @@ def test_by_email_too_and_this_is_them_fills_only_what_was_not_typed(client, ali
     assert (found.fill_phone, found.fill_email) == ("", "")
 
 
+def test_an_e_mail_in_capitals_finds_her(client, alice, shop):
+    anna = builders.contact(shop, email="anna@example.com", owner=alice)
+    client.force_login(alice)
+    [found] = ask(client, email="Anna@EXAMPLE.com")
+    assert found.contact == anna
+
+
 def test_phone_and_email_of_one_contact_show_her_once(client, alice, shop):
     builders.contact(shop, email="anna@example.com", phone="+79161234567", owner=alice)
     client.force_login(alice)
