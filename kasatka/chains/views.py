@@ -23,7 +23,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -39,6 +38,7 @@ from kasatka.engine.clock import now as clock_now
 from kasatka.engine.rules import Route, choose_route, prefers_paper
 from kasatka.sales.conversion import open_conversions
 from kasatka.web.contacts import search as search_contacts
+from kasatka.web.navigation import back
 
 from .actions import (
     ChainHasErrors,
@@ -255,10 +255,7 @@ def chain_active(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Chain enabled: %(name)s") % {"name": chain.name})
         else:
             messages.success(request, _("Chain paused: %(name)s") % {"name": chain.name})
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        return redirect(target)
-    return redirect("chains:edit", pk=chain.pk)
+    return back(request, "chains:edit", pk=chain.pk)
 
 
 def _counts_by_step(business: Business, chain_id: int | None) -> dict[int, int]:

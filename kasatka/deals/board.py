@@ -26,7 +26,6 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When, Wind
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -42,6 +41,7 @@ from kasatka.accounts.access import (
 from kasatka.accounts.models import Business, Role, User
 from kasatka.engine.clock import now as clock_now
 from kasatka.sales.models import LossReason
+from kasatka.web.navigation import form_next
 
 from .actions import lose_deal, move_deal, win_deal
 from .models import Deal, DealStage, DealStatus, Nudge, NudgeState, Pipeline
@@ -389,13 +389,8 @@ def propose_nudge(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _next(request: HttpRequest) -> str:
-    """The board page the form came from (with its filters), if it is one of ours."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, {request.get_host()}, require_https=request.is_secure()
-    ):
-        return target.split("#")[0]
-    return ""
+    """The board page the form came from (with its filters), without its anchor."""
+    return form_next(request).split("#")[0]
 
 
 def _back(request: HttpRequest, deal: Deal | None = None) -> HttpResponse:

@@ -14,7 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -28,6 +27,7 @@ from kasatka.accounts.access import (
 )
 from kasatka.accounts.models import User
 from kasatka.engine.clock import now as clock_now
+from kasatka.web.navigation import back, form_next
 
 from .models import Answer, Deal, DealReply, DealTask, Nudge, NudgeMode
 from .nudging import NudgeRefused, throw
@@ -80,7 +80,7 @@ def throw_nudge(request: HttpRequest, pk: int) -> HttpResponse:
     except (NudgeRefused, ValidationError) as exc:
         if _from_htmx(request):
             return render(request, "web/today/_nudge.html", {
-                "nudge": nudge, "error": " ".join(exc.messages), "next": _next(request),
+                "nudge": nudge, "error": " ".join(exc.messages), "next": form_next(request),
             })
         messages.error(request, " ".join(exc.messages))
     else:
@@ -96,17 +96,9 @@ def _from_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-def _next(request: HttpRequest) -> str:
-    target = request.POST.get("next", "")
-    return target if url_has_allowed_host_and_scheme(target, {request.get_host()}) else ""
-
-
 def _back(request: HttpRequest) -> HttpResponse:
     """To the page the form was on, if it is one of ours; else the plan."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        return redirect(target)
-    return redirect("deals:plan")
+    return back(request, "deals:plan")
 
 
 @login_required

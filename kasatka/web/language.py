@@ -5,21 +5,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from kasatka.accounts.models import User
+
+from .navigation import form_next
 
 
 @require_POST
 def switch_language(request: HttpRequest) -> HttpResponse:
     """POST language=ru|en, next=<path>: the next page comes in that language."""
-    target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = "/"
-    response = HttpResponseRedirect(target)
+    response = HttpResponseRedirect(form_next(request) or "/")
     language = request.POST.get("language", "")
     if language not in {code for code, _name in settings.LANGUAGES}:
         return response

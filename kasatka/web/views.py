@@ -11,10 +11,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils import formats
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.timezone import is_naive, localtime, make_aware
 from django.utils.translation import gettext as _
@@ -41,6 +40,8 @@ from kasatka.deals.plan import daily_plan, team_plan
 from kasatka.engine.clock import now as clock_now
 from kasatka.insights.views import lapsing_clients
 from kasatka.sales.models import LeadConversion
+
+from .navigation import back
 
 # Items listed in each section of Today; the counts above them are complete.
 TODAY_LIMIT = 10
@@ -196,17 +197,7 @@ def close_call_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             outcome = task.get_outcome_display()
             messages.success(request, _("Call closed: %(outcome)s") % {"outcome": outcome})
-    return _back(request, "web:calls")
-
-
-def _back(request: HttpRequest, default: str) -> HttpResponse:
-    """To the page the form was on (Today or the calls), if it is one of ours."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, {request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect(default)
+    return back(request, "web:calls")
 
 
 @login_required

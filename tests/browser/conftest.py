@@ -68,6 +68,12 @@ def page(chromium: Any, live_server: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def small_phone(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """The narrowest screen the UI is built for (360 × 740), in Russian."""
+    yield from _page(chromium, live_server, 360, 740)
+
+
+@pytest.fixture
 def laptop(chromium: Any, live_server: Any) -> Iterator[Any]:
     """A fresh browser page on a laptop screen (1280 × 800), in Russian."""
     yield from _page(chromium, live_server, 1280, 800)

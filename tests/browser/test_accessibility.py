@@ -26,20 +26,14 @@ UNLABELLED = """() => Array.from(document.querySelectorAll(
   .map(el => el.outerHTML.slice(0, 160))"""
 
 
-@pytest.fixture
-def phone(chromium, live_server):
-    from .conftest import _page
-
-    yield from _page(chromium, live_server, 360, 740)
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("who", ["olga", "alice"])
 def test_every_page_names_its_controls_and_fits_a_360_px_phone(
-    phone, who, shop, alice, owner, clock, smtp
+    small_phone, who, shop, alice, owner, clock, smtp
 ):
+    phone = small_phone
     ids = hostile_world(shop, alice, clock)
     sign_in(phone, who)
     urls = [
