@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "kasatka.accounts",
     "kasatka.contacts",
     "kasatka.sales",
@@ -68,6 +70,10 @@ INSTALLED_APPS = [
     "kasatka.engine",
     "kasatka.insights",
     "kasatka.web",
+    "kasatka.api",
+    "kasatka.webhooks",
+    "kasatka.imports",
+    "kasatka.exports",
 ]
 
 MIDDLEWARE = [
@@ -253,6 +259,25 @@ KASATKA_CLOCK_SPEED = float(os.environ.get("KASATKA_CLOCK_SPEED", "1"))
 KASATKA_CLOCK_ANCHOR = os.environ.get("KASATKA_CLOCK_ANCHOR", "")
 # Seconds added to real time (a worker started "in the future", for drills and tests).
 KASATKA_CLOCK_OFFSET = float(os.environ.get("KASATKA_CLOCK_OFFSET", "0"))
+
+# --- Background tasks (imports, exports, outbound webhooks) --------------------------
+# Django's Tasks API (django-tasks) on the database: no broker to install. `kasatka run`
+# starts one task worker beside the engine; `kasatka tasks` runs one on its own.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+KASATKA_TASKS = {
+    # A task still "running" this long after it started, when a task worker starts, is
+    # taken for the work of a worker that died and is queued again (long tasks resume).
+    "STALE_MINUTES": env_int("KASATKA_TASK_STALE_MINUTES", 15),
+    # Seconds a task worker sleeps when nothing is ready.
+    "IDLE_SECONDS": float(os.environ.get("KASATKA_TASK_IDLE_SECONDS", "1")),
+}
+
+# --- The REST API -------------------------------------------------------------
+KASATKA_API = {
+    # Requests per minute per API key (a key may have its own figure), and the burst.
+    "RATE_PER_MINUTE": env_int("KASATKA_API_RATE_PER_MINUTE", 600),
+    "BURST": env_int("KASATKA_API_BURST", 60),
+}
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
+from kasatka.api.main import api
 from kasatka.channels import views as channel_views
 from kasatka.sales import public as sales_public
 from kasatka.web import language, public, visits
@@ -22,6 +24,8 @@ urlpatterns = [
     path("lead/<slug:slug>/", visits.lead_form, name="lead_form"),
     path("hooks/<int:account_id>/<str:key>/", channel_views.webhook, name="channel_hook"),
     path("letters/", include("kasatka.channels.letter.urls")),
+    path("api/v1/", api.urls),
+    path("api/docs", RedirectView.as_view(pattern_name="api:openapi-view"), name="api_docs"),
     path("insights/", include("kasatka.insights.urls")),
     path("deals/", include("kasatka.deals.urls")),
     path("chains/", include("kasatka.chains.urls")),

@@ -37,6 +37,9 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
     "settings": frozenset({OWNER, HEAD}),
     "users": frozenset({OWNER, HEAD}),
     "secrets": frozenset({OWNER}),  # the providers' keys and passwords
+    "import": frozenset({OWNER, HEAD}),  # contacts, purchases and deals from files
+    # API keys and outbound webhooks: they hand the business's data to other systems.
+    "integrations": frozenset({OWNER}),
 }
 
 

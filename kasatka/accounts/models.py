@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -372,3 +373,33 @@ def method_settings(business: Business | int) -> MethodSettings:
     business_id = business if isinstance(business, int) else business.pk
     settings_row, _created = MethodSettings.objects.get_or_create(business_id=business_id)
     return settings_row
+
+
+class Notice(BusinessScoped):
+    """Something the owner must know about and nobody asked for: a webhook subscription
+    paused after days of failures, an import that ended. Shown on Today to those who
+    manage the settings, and e-mailed to the owners, until someone dismisses it."""
+
+    kind = models.SlugField(_("kind"), max_length=60)
+    title = models.CharField(_("title"), max_length=300)
+    body = models.TextField(_("text"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    dismissed_at = models.DateTimeField(_("dismissed"), null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        User, verbose_name=_("dismissed by"), on_delete=models.SET_NULL, null=True,
+        blank=True, related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        indexes = [
+            models.Index(
+                fields=["business", "-created_at"], name="notice_open",
+                condition=models.Q(dismissed_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

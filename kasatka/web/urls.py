@@ -15,6 +15,7 @@ urlpatterns = [
     path("contacts/duplicates/", visits.duplicates, name="contact_duplicates"),
     path("contacts/<int:pk>/", views.contact_card, name="contact"),
     path("contacts/<int:pk>/qualification/", visits.qualification, name="qualification"),
+    path("notices/<int:pk>/dismiss/", views.dismiss_notice, name="dismiss_notice"),
     path("visits/", visits.visit_list, name="visits"),
     path("visits/new/", visits.new_visit, name="new_visit"),
 ]

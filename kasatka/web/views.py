@@ -27,8 +27,10 @@ from kasatka.accounts.access import (
     needs,
     scope_to_user,
     sees_whole_team,
+    user_of,
 )
-from kasatka.accounts.models import Business, User, method_settings
+from kasatka.accounts.models import Business, Notice, User, method_settings
+from kasatka.accounts.notices import dismiss, open_notices
 from kasatka.chains.models import Enrollment, EnrollmentState, Touch, TouchStatus
 from kasatka.channels.call.actions import close_call
 from kasatka.channels.call.models import CallOutcome, CallTask
@@ -76,6 +78,7 @@ def _today(request: HttpRequest, user: User, business: Business) -> dict[str, An
     context: dict[str, Any] = {
         "business": business, "now": now, "team": team, "sellers": sellers, "seller": seller,
         "outcomes": CallOutcome.choices, "next": request.get_full_path(),
+        "notices": open_notices(business) if can(user, "settings") else [],
     }
     lapsing = lapsing_clients(user)
     leads = scope_to_user(
@@ -113,6 +116,18 @@ def _today(request: HttpRequest, user: User, business: Business) -> dict[str, An
         window_days=method_settings(business).lc_window_days,
     )
     return context
+
+
+@needs("settings")
+@require_POST
+def dismiss_notice(request: HttpRequest, pk: int) -> HttpResponse:
+    """The owner has read a notice: it leaves Today."""
+    user = user_of(request)
+    notice = Notice.objects.filter(business=business_of(user), pk=pk).first()
+    if notice is None:
+        raise Http404
+    dismiss(notice, user)
+    return back(request, "web:home")
 
 
 def _overview(user: User, business: Business) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kasatka.accounts.access import CAPABILITIES
-from kasatka.accounts.models import Business, BusinessDay, Role, User
+from kasatka.accounts.models import Business, BusinessDay, Notice, Role, User
 from kasatka.channels.call.models import CallTask
 from kasatka.channels.models import ProviderAccount
 from kasatka.deals.actions import create_deal
@@ -90,6 +90,9 @@ ROUTES: list[Route] = [
     R("channel_hook", "POST", public=FORBIDDEN, obj="hook"),
     # The business's own lead form, by its slug.
     R("lead_form", public=ALLOWED, obj="slug"),
+    # The API's documentation (the API itself authenticates by key, not by session: its
+    # own matrix of keys and scopes is in tests/api/).
+    R("api_docs", public=ALLOWED),
     # The seller's day.
     R("web:home"),
     R("web:calls", cap="sell"),
@@ -101,6 +104,7 @@ ROUTES: list[Route] = [
     R("web:contact", obj="contact", scope="reading"),
     R("web:qualification", cap="sell", obj="contact", scope="seller"),
     R("web:visits", cap="sell"),
+    R("web:dismiss_notice", "POST", cap="settings", obj="notice"),
     R("web:new_visit", cap="sell"),
     R("lead_answer_by_seller", "POST", cap="sell", obj="conversion", scope="seller",
       data={"outcome": "thinking"}),
@@ -236,6 +240,7 @@ class World:
                 business=business, channel="sms", provider="smsru", name="SMS"
             ),
             "source": source,
+            "notice": Notice.objects.create(business=business, kind="test", title="Notice"),
             "cost": LeadSourceCost.objects.create(
                 business=business, source=source, period_start=datetime(2026, 1, 1).date(),
                 period_end=datetime(2026, 1, 31).date(), amount=Decimal("5000"),
@@ -329,7 +334,8 @@ def _names(patterns: list[Any], namespace: str = "") -> list[str]:
     for p in patterns:
         if isinstance(p, URLResolver):
             inner = f"{namespace}{p.namespace}:" if p.namespace else namespace
-            if p.namespace != "admin":  # Django's admin has its own staff checks
+            # Django's admin has its own staff checks; the API its keys (tests/api/).
+            if p.namespace not in {"admin", "api"}:
                 names += _names(p.url_patterns, inner)
         elif isinstance(p, URLPattern) and p.name:
             names.append(namespace + p.name)

@@ -286,9 +286,10 @@ def _count_queries(client, url: str) -> int:
 
 # Pinned: session, user, business; the plan's 13 (its calendar, settings, figures, stages,
 # counts, users and lists); lapsing clients, leads and their count, the method settings
-# (the lead window); for the team also the sellers and the team's touches of the last day.
+# (the lead window); for the team also the sellers and the team's touches of the last day,
+# and for whoever manages the settings the open notices.
 SELLER_QUERIES = 19
-TEAM_QUERIES = 21
+TEAM_QUERIES = 22
 MARKETER_QUERIES = 10
 
 

@@ -1,4 +1,4 @@
-"""`kasatka run`: migrate, optionally load the demo, and serve the web UI with a worker."""
+"""`kasatka run`: migrate, optionally load the demo, and serve the web UI with its workers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from kasatka.engine.clock import Clock, set_clock
 
 
 class Command(BaseCommand):
-    help = "Start Kasatka: the web UI and an engine worker together (Ctrl+C stops both)."
+    help = "Start Kasatka: the web UI, an engine worker and a task worker (Ctrl+C stops all)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -61,9 +61,14 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Demo e-mail is kept in {mail_dir} (a local SMTP sink).")
 
-        worker = None
+        # The engine worker delivers touches; the task worker runs imports, exports and
+        # outbound webhooks.
+        workers: list[subprocess.Popen[bytes]] = []
         if not options["no_worker"]:
-            worker = subprocess.Popen([sys.executable, "-m", "kasatka", "worker"], env=child_env)
+            workers = [
+                subprocess.Popen([sys.executable, "-m", "kasatka", command], env=child_env)
+                for command in ("worker", "tasks")
+            ]
 
         url = f"http://{options['host']}:{options['port']}/"
         self.stdout.write(self.style.SUCCESS(f"Kasatka is running on {url}"))
@@ -83,8 +88,10 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            if worker is not None and worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGTERM)
+            for worker in workers:
                 try:
                     worker.wait(timeout=30)
                 except subprocess.TimeoutExpired:

@@ -1,0 +1,73 @@
+"""Who is calling: an API key, sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.errors import HttpError
+from ninja.security import APIKeyHeader, HttpBearer
+
+from kasatka.accounts.models import Business
+from kasatka.engine.clock import now as clock_now
+
+from .keys import find_key
+from .models import ApiKey, Scope
+
+# `last_used_at` is written at most this often per key: not one write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# What each scope may do: a write key reads too; a leads key only hands in leads.
+ALLOWS: dict[str, frozenset[str]] = {
+    Scope.READ: frozenset({"read"}),
+    Scope.WRITE: frozenset({"read", "write", "leads"}),
+    Scope.LEADS: frozenset({"leads"}),
+}
+
+
+def _authenticate(plain: str | None) -> ApiKey | None:
+    if not plain:
+        return None
+    key = find_key(plain.strip())
+    if key is None:
+        return None
+    now = clock_now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+class BearerKey(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        return _authenticate(token)
+
+
+class HeaderKey(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
+        return _authenticate(key)
+
+
+# The API's authentication: either way of sending the key.
+api_key_auth: list[Any] = [BearerKey(), HeaderKey()]
+
+
+def key_of(request: HttpRequest) -> ApiKey:
+    key: ApiKey = request.auth  # type: ignore[attr-defined]
+    return key
+
+
+def business_of_key(request: HttpRequest) -> Business:
+    return key_of(request).business
+
+
+def require_scope(request: HttpRequest, needed: str) -> Business:
+    """The caller's business, or 403 when the key's scope does not allow `needed`
+    ("read", "write" or "leads")."""
+    key = key_of(request)
+    if needed not in ALLOWS.get(key.scope, frozenset()):
+        raise HttpError(403, f"This key's scope ({key.scope}) does not allow {needed}.")
+    return key.business
