@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "kasatka.webhooks",
     "kasatka.imports",
     "kasatka.exports",
+    "kasatka.capture",
 ]
 
 MIDDLEWARE = [

@@ -29,6 +29,11 @@ urlpatterns = [
     path("insights/", include("kasatka.insights.urls")),
     path("deals/", include("kasatka.deals.urls")),
     path("chains/", include("kasatka.chains.urls")),
+    path("settings/api-keys/", include("kasatka.api.urls")),
+    path("settings/webhooks/", include("kasatka.webhooks.urls")),
     path("settings/", include("kasatka.accounts.urls")),
+    path("imports/", include("kasatka.imports.urls")),
+    path("exports/", include("kasatka.exports.urls")),
+    path("capture/", include("kasatka.capture.urls")),
     path("", include("kasatka.web.urls")),
 ]

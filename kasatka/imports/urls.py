@@ -1,0 +1,7 @@
+"""URLs of kasatka.imports."""
+
+from django.urls import URLPattern, path  # noqa: F401
+
+app_name = "imports"
+
+urlpatterns: list[URLPattern] = []
