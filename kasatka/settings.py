@@ -265,12 +265,49 @@ KASATKA_CLOCK_OFFSET = float(os.environ.get("KASATKA_CLOCK_OFFSET", "0"))
 # Django's Tasks API (django-tasks) on the database: no broker to install. `kasatka run`
 # starts one task worker beside the engine; `kasatka tasks` runs one on its own.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-KASATKA_TASKS = {
+KASATKA_TASKS: dict[str, Any] = {
     # A task still "running" this long after it started, when a task worker starts, is
     # taken for the work of a worker that died and is queued again (long tasks resume).
     "STALE_MINUTES": env_int("KASATKA_TASK_STALE_MINUTES", 15),
     # Seconds a task worker sleeps when nothing is ready.
     "IDLE_SECONDS": float(os.environ.get("KASATKA_TASK_IDLE_SECONDS", "1")),
+    # Work kept in tables of its own that the task worker sweeps, this often (seconds).
+    "SWEEPS": ["kasatka.capture.actions.process_inbox", "kasatka.webhooks.delivery.deliver_due"],
+    "SWEEP_SECONDS": float(os.environ.get("KASATKA_TASK_SWEEP_SECONDS", "1")),
+}
+
+# --- Outbound webhooks (docs/webhooks.md) ---------------------------------------------
+KASATKA_WEBHOOKS = {
+    # Seconds one POST may take before it counts as failed (Standard Webhooks: 15–30).
+    "TIMEOUT_SECONDS": env_int("KASATKA_WEBHOOK_TIMEOUT_SECONDS", 15),
+    # Failed deliveries: exponential backoff from BASE (±20 % jitter), capped at MAX,
+    # tried for WINDOW_HOURS; a receiver failing that long is paused and the owner told.
+    "RETRY_BASE_SECONDS": env_int("KASATKA_WEBHOOK_RETRY_BASE_SECONDS", 30),
+    "RETRY_MAX_SECONDS": env_int("KASATKA_WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600),
+    "RETRY_WINDOW_HOURS": env_int("KASATKA_WEBHOOK_RETRY_WINDOW_HOURS", 72),
+    # Deliveries one sweep claims at a time, and how long its claim holds them.
+    "BATCH_SIZE": env_int("KASATKA_WEBHOOK_BATCH_SIZE", 10),
+    "LEASE_SECONDS": env_int("KASATKA_WEBHOOK_LEASE_SECONDS", 300),
+    # How long an emitting process trusts its list of who subscribed to what.
+    "CACHE_SECONDS": env_int("KASATKA_WEBHOOK_CACHE_SECONDS", 5),
+    # Characters of a receiver's answer kept in the delivery log.
+    "RESPONSE_CHARS": env_int("KASATKA_WEBHOOK_RESPONSE_CHARS", 500),
+}
+
+# --- Imports of contacts, purchases and deals from CSV/XLSX (docs/imports.md) ---------
+KASATKA_IMPORTS = {
+    # Where uploaded files wait for their import (kept until the job is deleted).
+    "DIR": Path(os.environ.get("KASATKA_IMPORT_DIR", VAR_DIR / "imports")),
+    # Rows written per transaction, each with the job's checkpoint: a dead worker resumes
+    # from the last committed batch.
+    "BATCH_ROWS": env_int("KASATKA_IMPORT_BATCH_ROWS", 2000),
+    # Largest upload accepted, in megabytes.
+    "MAX_UPLOAD_MB": env_int("KASATKA_IMPORT_MAX_UPLOAD_MB", 200),
+    # Rows shown on the mapping step.
+    "PREVIEW_ROWS": env_int("KASATKA_IMPORT_PREVIEW_ROWS", 5),
+    # Processes parsing a large file (phones, e-mails) beside the one writing it; 0: one
+    # per CPU, at most 4; 1: parse in the importing process.
+    "PROCESSES": env_int("KASATKA_IMPORT_PROCESSES", 0),
 }
 
 # --- The REST API -------------------------------------------------------------
@@ -278,6 +315,35 @@ KASATKA_API = {
     # Requests per minute per API key (a key may have its own figure), and the burst.
     "RATE_PER_MINUTE": env_int("KASATKA_API_RATE_PER_MINUTE", 600),
     "BURST": env_int("KASATKA_API_BURST", 60),
+}
+
+# --- Lead capture (public forms on the business's sites) ------------------------
+KASATKA_CAPTURE = {
+    # Posts per minute (and burst) from one IP address and to one form; 0: no limit.
+    "PER_IP_PER_MINUTE": env_int("KASATKA_CAPTURE_PER_IP_PER_MINUTE", 10),
+    "PER_IP_BURST": env_int("KASATKA_CAPTURE_PER_IP_BURST", 5),
+    "PER_FORM_PER_MINUTE": env_int("KASATKA_CAPTURE_PER_FORM_PER_MINUTE", 600),
+    "PER_FORM_BURST": env_int("KASATKA_CAPTURE_PER_FORM_BURST", 120),
+    # How long the first answer to an Idempotency-Key is replayed to its retries.
+    "IDEMPOTENCY_HOURS": env_int("KASATKA_IDEMPOTENCY_HOURS", 24),
+    # Public forms: keep the checked lead in an inbox and answer at once (the task worker
+    # hands it to the intake within a second or two); false: the intake runs in the request.
+    "DEFER": env_bool("KASATKA_CAPTURE_DEFER", True),
+    # Leads handed to the intake per sweep, and tries before a failing one is set aside.
+    "INBOX_BATCH": env_int("KASATKA_CAPTURE_INBOX_BATCH", 500),
+    "INBOX_ATTEMPTS": env_int("KASATKA_CAPTURE_INBOX_ATTEMPTS", 5),
+}
+
+# --- Exports (CSV / XLSX of contacts, touches, visits, deals) --------------------
+KASATKA_EXPORTS = {
+    # Where the files go: <DIR>/<business id>/<job id>-<kind>.<csv|xlsx>.
+    "DIR": Path(os.environ.get("KASATKA_EXPORT_DIR", VAR_DIR / "exports")),
+    # Days a finished export can be downloaded before its file is removed.
+    "KEEP_DAYS": env_int("KASATKA_EXPORT_KEEP_DAYS", 7),
+    # Rows read from the database at a time (memory stays flat whatever the total).
+    "CHUNK_ROWS": env_int("KASATKA_EXPORT_CHUNK_ROWS", 2000),
+    # Characters of a touch's text written into the export.
+    "EXCERPT_CHARS": env_int("KASATKA_EXPORT_EXCERPT_CHARS", 200),
 }
 
 LOGGING = {

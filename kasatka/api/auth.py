@@ -39,20 +39,41 @@ def _authenticate(plain: str | None) -> ApiKey | None:
     return key
 
 
+def _allowed(key: ApiKey | None, needed: str | None) -> ApiKey | None:
+    """The key, or 403 when its scope does not allow what the operation needs: said
+    before the request is read, so a read-only key gets 403 whatever it sent."""
+    if key is not None and needed is not None and needed not in ALLOWS.get(key.scope, ()):
+        raise HttpError(403, f"This key's scope ({key.scope}) does not allow {needed}.")
+    return key
+
+
 class BearerKey(HttpBearer):
+    def __init__(self, needed: str | None = None) -> None:
+        super().__init__()
+        self.needed = needed
+
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return _authenticate(token)
+        return _allowed(_authenticate(token), self.needed)
 
 
 class HeaderKey(APIKeyHeader):
     param_name = "X-API-Key"
 
+    def __init__(self, needed: str | None = None) -> None:
+        super().__init__()
+        self.needed = needed
+
     def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
-        return _authenticate(key)
+        return _allowed(_authenticate(key), self.needed)
 
 
-# The API's authentication: either way of sending the key.
+# The API's authentication: either way of sending the key. Operations name the scope they
+# need with `auth=READ`, `WRITE` or `LEADS`; the default checks the key only (the view
+# then calls `require_scope`).
 api_key_auth: list[Any] = [BearerKey(), HeaderKey()]
+READ: list[Any] = [BearerKey("read"), HeaderKey("read")]
+WRITE: list[Any] = [BearerKey("write"), HeaderKey("write")]
+LEADS: list[Any] = [BearerKey("leads"), HeaderKey("leads")]
 
 
 def key_of(request: HttpRequest) -> ApiKey:

@@ -20,6 +20,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
 PROBLEM_TYPES = "https://kasatka.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
 
 TITLES = {
     400: "Bad request",
@@ -62,14 +63,16 @@ def problem(
     }
     return HttpResponse(
         json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False),
-        status=status, content_type="application/problem+json",
+        status=status, content_type=MEDIA_TYPE,
     )
 
 
 def _loc(loc: Iterable[Any]) -> str:
     # Ninja puts where a value came from first ("body", "query", "path"): not the field.
     parts = [str(p) for p in loc]
-    if parts and parts[0] in {"body", "query", "path", "header", "form", "cookie"}:
+    if parts and parts[0] == "body" and len(parts) > 1:
+        parts = parts[2:]  # then the view's parameter that holds the body: not a field either
+    elif parts and parts[0] in {"query", "path", "header", "form", "cookie"}:
         parts = parts[1:]
     if parts and parts[0] == "payload":
         parts = parts[1:]
@@ -137,5 +140,5 @@ def install(api: NinjaAPI) -> None:
 
 # The error answers every operation may give, for `response=` of each route.
 COMMON_PROBLEMS: dict[int, type[Problem]] = {
-    401: Problem, 403: Problem, 422: Problem, 429: Problem,
+    400: Problem, 401: Problem, 403: Problem, 422: Problem, 429: Problem,
 }

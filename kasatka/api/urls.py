@@ -1,7 +1,12 @@
-"""URLs of kasatka.api."""
+"""URLs of the API keys' settings pages (mounted at /settings/api-keys/)."""
 
-from django.urls import URLPattern, path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "apikeys"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.key_list, name="list"),
+    path("<int:pk>/revoke/", views.key_revoke, name="revoke"),
+]

@@ -14,17 +14,23 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks.base import Task, TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 logger = logging.getLogger("kasatka.tasks")
+
+
+def _conf(name: str) -> Any:
+    return settings.KASATKA_TASKS[name]
 
 
 def enqueue_on_commit(
@@ -42,7 +48,7 @@ def enqueue_on_commit(
 def requeue_stale(stale_after: timedelta | None = None) -> int:
     """Queue again the tasks left "running" by a worker that died; returns how many."""
     if stale_after is None:
-        stale_after = timedelta(minutes=settings.KASATKA_TASKS["STALE_MINUTES"])
+        stale_after = timedelta(minutes=_conf("STALE_MINUTES"))
     cutoff = timezone.now() - stale_after
     count = DBTaskResult.objects.filter(
         status=TaskResultStatus.RUNNING, started_at__lt=cutoff
@@ -61,7 +67,7 @@ def _worker(batch: bool, max_tasks: int | None = None, interval: float | None = 
 
     return Worker(
         queue_names=["*"],
-        interval=settings.KASATKA_TASKS["IDLE_SECONDS"] if interval is None else interval,
+        interval=_conf("IDLE_SECONDS") if interval is None else interval,
         batch=batch,
         backend_name="default",
         startup_delay=False,
@@ -80,9 +86,39 @@ def run_ready_tasks(max_tasks: int | None = None) -> int:
     return DBTaskResult.objects.exclude(status=TaskResultStatus.READY).count() - before
 
 
+def run_sweeps() -> int:
+    """Run each sweep of `KASATKA_TASKS["SWEEPS"]` once (work kept in a table of its own,
+    due by Kasatka's clock: leads accepted by a form, webhook deliveries due); how many
+    items they handled. A failing sweep is logged and does not stop the others."""
+    handled = 0
+    for path in _conf("SWEEPS"):
+        try:
+            handled += int(import_string(path)() or 0)
+        except Exception:
+            logger.exception("sweep %s failed", path)
+    return handled
+
+
+def _sweep_forever(stop: threading.Event) -> None:
+    every = _conf("SWEEP_SECONDS")
+    while not stop.is_set():
+        close_old_connections()
+        busy = run_sweeps()
+        close_old_connections()
+        if not busy:
+            stop.wait(every)
+
+
 def run_forever(on_start: Callable[[], Any] = requeue_stale) -> None:
-    """The task worker: run tasks as they become ready until SIGTERM or Ctrl+C."""
+    """The task worker: run tasks as they become ready, and the sweeps beside them in a
+    thread, until SIGTERM or Ctrl+C."""
     on_start()
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_forever, args=(stop,), name="sweeps", daemon=True)
+    sweeper.start()
     worker = _worker(batch=False)
     worker.configure_signals()
-    worker.run()
+    try:
+        worker.run()
+    finally:
+        stop.set()

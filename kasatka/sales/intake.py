@@ -3,12 +3,13 @@ attributed to its source, so that ad spend can be judged."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from kasatka.accounts.models import Business
@@ -17,7 +18,14 @@ from kasatka.contacts.models import ConsentBasis, Contact
 from kasatka.engine.clock import now as clock_now
 
 from . import conversion
-from .actions import complete_contact, find_contact, grant_consents, normalise_reach, split_name
+from .actions import (
+    ReachableBy,
+    complete_contact,
+    find_contact,
+    grant_consents,
+    normalise_reach,
+    split_name,
+)
 from .models import LeadSource
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
@@ -51,7 +59,11 @@ def source_for(
         for source in sources.order_by("id"):
             if source.name.casefold() == wanted_name:
                 return source
-        return LeadSource.objects.create(business=business, name=name, **values)
+        # get_or_create: two leads naming a new source at once make it once.
+        made, _created = LeadSource.objects.get_or_create(
+            business=business, name=name, defaults=values
+        )
+        return made
     if not values:
         return None
     best: LeadSource | None = None
@@ -71,6 +83,28 @@ def source_for(
     return source
 
 
+def lock_reach(business: Business, reach: ReachableBy) -> None:
+    """Hold, until the transaction ends, the lock of this phone and e-mail in the business,
+    so that a burst of the same lead finds the contact the first one made.
+
+    PostgreSQL: transaction-level advisory locks, taken in a fixed order (no deadlock).
+    SQLite needs none: every write transaction begins IMMEDIATE and so runs alone.
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted(
+        int.from_bytes(
+            hashlib.blake2b(f"{business.pk}:{kind}:{value}".encode(), digest_size=8).digest(),
+            "big", signed=True,
+        )
+        for kind, value in (("phone", reach.phone), ("email", reach.email))
+        if value
+    )
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 def create_lead(
     business: Business,
     *,
@@ -80,14 +114,16 @@ def create_lead(
     utm: Mapping[str, str] | None = None,
     source_name: str | None = None,
     consent: Iterable[str] = (),
+    consent_source: str = "",
     at: datetime | None = None,
 ) -> Lead:
     """A lead left a contact: find or create them, attribute the source, record consent.
 
     `consent` is the channels the lead agreed to be written to by. The first touch keeps
     the lead: a contact who already has a source keeps it, whatever brought them back.
-    A new lead starts its lead-conversion window. Raises ValidationError (keyed "phone",
-    "email") when the lead cannot be reached.
+    A new lead starts its lead-conversion window. `consent_source` says where the consent
+    was given (the form and the text shown); by default the source's name. Raises
+    ValidationError (keyed "phone", "email") when the lead cannot be reached.
     """
     at = at or clock_now()
     reach = normalise_reach(business, phone, email)
@@ -97,6 +133,7 @@ def create_lead(
         )
     person = split_name(name)
     with transaction.atomic():
+        lock_reach(business, reach)
         source = source_for(business, utm or {}, source_name)
         contact = find_contact(business, reach)
         is_new = contact is None
@@ -116,7 +153,7 @@ def create_lead(
             if contact.source_id is None and source is not None:
                 contact.source = source
                 contact.save(update_fields=["source", "updated_at"])
-        where = f"lead form: {source.name}" if source else "lead form"
+        where = consent_source or (f"lead form: {source.name}" if source else "lead form")
         grant_consents(contact, consent, ConsentBasis.FORM, where[:300], at)
         if is_new:
             conversion.start_lead_conversion(contact, at)

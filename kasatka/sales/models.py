@@ -163,11 +163,20 @@ class Purchase(BusinessScoped):
         _("on promotion"), default=False, help_text=_("Bought at a discount or in a sale")
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
+    # The sending system's id (a till's receipt number): a retry with the same one is
+    # recognised instead of counted twice (the API's purchase ingestion).
+    external_id = models.CharField(_("external id"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("purchase")
         verbose_name_plural = _("purchases")
         indexes = [models.Index(fields=["contact", "purchased_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "external_id"], condition=~models.Q(external_id=""),
+                name="purchase_unique_external_id",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount} {self.purchased_at:%Y-%m-%d}"

@@ -28,6 +28,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kasatka.accounts.access import CAPABILITIES
 from kasatka.accounts.models import Business, BusinessDay, Notice, Role, User
+from kasatka.api.keys import issue_key
+from kasatka.api.models import Scope
+from kasatka.capture.models import CaptureForm
 from kasatka.channels.call.models import CallTask
 from kasatka.channels.models import ProviderAccount
 from kasatka.deals.actions import create_deal
@@ -44,6 +47,7 @@ from kasatka.sales.models import (
 )
 from tests import builders
 from tests.channels.letter import letters
+from tests.exports.world import done_export
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -170,6 +174,26 @@ ROUTES: list[Route] = [
     R("settings:source_cost_add", "POST", cap="sources", obj="source",
       data={"period_start": "2026-03-01", "period_end": "2026-03-31", "amount": "1000"}),
     R("settings:source_cost_remove", "POST", cap="sources", obj="cost"),
+    # Lead capture: the owner's forms (owner + head of sales: capability "settings").
+    R("capture:forms", cap="settings"),
+    R("capture:forms", "POST", cap="settings", data={"name": "Форма", "is_active": "on"}),
+    R("capture:form", obj="capture_form", cap="settings"),
+    R("capture:form", "POST", obj="capture_form", cap="settings", data={"name": "Форма"}),
+    # The public endpoint the snippets post to, with a forged token: 404 for everyone
+    # (valid tokens, the slug, CORS, rate limits: tests/capture/test_capture.py).
+    R("capture:submit", public=NOT_FOUND, obj="token"),
+    # Exports: the business's files, for those who may export (owner, head, marketer); a
+    # seller 403; another business's export 404. The World's export belongs to the
+    # business (requested by its owner), so a colleague's is the same row.
+    R("exports:index", cap="export"),
+    R("exports:index", "POST", cap="export",
+      data={"kind": "contacts", "format": "csv", "separator": ";"}),
+    R("exports:job", cap="export", obj="export"),
+    R("exports:download", cap="export", obj="export"),
+    # API keys: the owner only (`integrations`); another business's key 404.
+    R("apikeys:list", cap="integrations"),
+    R("apikeys:list", "POST", cap="integrations", data={"name": "Сайт", "scope": "leads"}),
+    R("apikeys:revoke", "POST", cap="integrations", obj="apikey"),
 ]
 
 ROLES = ("owner", "head", "alice", "marketer")
@@ -241,6 +265,9 @@ class World:
             ),
             "source": source,
             "notice": Notice.objects.create(business=business, kind="test", title="Notice"),
+            "capture_form": CaptureForm.objects.create(business=business, name="Сайт"),
+            "export": done_export(business),
+            "apikey": issue_key(business, "Сайт", Scope.WRITE).key,
             "cost": LeadSourceCost.objects.create(
                 business=business, source=source, period_start=datetime(2026, 1, 1).date(),
                 period_end=datetime(2026, 1, 31).date(), amount=Decimal("5000"),
@@ -261,7 +288,10 @@ class World:
 
 
 @pytest.fixture
-def world(shop, other_shop, owner, head, alice, bob, marketer, charlie, clock) -> World:
+def world(
+    shop, other_shop, owner, head, alice, bob, marketer, charlie, clock, settings, tmp_path
+) -> World:
+    settings.KASATKA_EXPORTS = {**settings.KASATKA_EXPORTS, "DIR": tmp_path / "exports"}
     people = {"owner": owner, "head": head, "alice": alice, "bob": bob,
               "marketer": marketer, "charlie": charlie}
     return World(shop, other_shop, people, clock)

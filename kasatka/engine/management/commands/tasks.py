@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from kasatka.engine.background import requeue_stale, run_forever, run_ready_tasks
+from kasatka.engine.background import requeue_stale, run_forever, run_ready_tasks, run_sweeps
 
 
 class Command(BaseCommand):
@@ -24,6 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["once"]:
             requeue_stale()
-            self.stdout.write(f"{run_ready_tasks()} task(s) run")
+            swept = run_sweeps()
+            self.stdout.write(f"{run_ready_tasks()} task(s) run, {swept} item(s) swept")
             return
         run_forever()
