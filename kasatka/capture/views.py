@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -174,14 +176,11 @@ def capture(request: HttpRequest, token: str) -> HttpResponse:
         return _cors(request, _json(actions.problem_answer(
             403, "This form does not take posts from this site."
         )), form)
+    if settings.KASATKA_CAPTURE["DEFER"]:
+        return _accept(request, form, respond)
     wait = _limited(request, form)
     if wait:
-        answer = actions.problem_answer(429, "Too many posts: wait and send again.")
-        if wants_json:
-            return _retry_after(respond(answer), wait)
-        return _retry_after(
-            render(request, "capture/busy.html", {"business": form.business}, status=429), wait
-        )
+        return _too_many(request, form, respond, wait)
     try:
         sub = _submission(request)
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -193,12 +192,6 @@ def capture(request: HttpRequest, token: str) -> HttpResponse:
         # Thanked like anyone, so that a bot learns nothing; only counted.
         actions.count_trapped(form)
         return respond(Answer(200, _success_body(form)), sub)
-    if settings.KASATKA_CAPTURE["DEFER"]:
-        try:
-            actions.check_submission(form.business, sub, form.channel_keys)
-        except ValidationError as exc:
-            return respond(actions.invalid(exc), sub)
-        return respond(actions.accept_lead(form, sub, _success_body(form), key), sub)
     answer = actions.capture_lead(
         form.business, sub,
         scope=f"form:{form.pk}",
@@ -208,6 +201,52 @@ def capture(request: HttpRequest, token: str) -> HttpResponse:
         idempotency_key=key,
         success=_success_body(form),
     )
+    return respond(answer, sub)
+
+
+def _too_many(
+    request: HttpRequest, form: CaptureForm, respond: Callable[..., HttpResponse], wait: float
+) -> HttpResponse:
+    answer = actions.problem_answer(429, "Too many posts: wait and send again.")
+    if _wants_json(request):
+        return _retry_after(respond(answer), wait)
+    return _retry_after(
+        render(request, "capture/busy.html", {"business": form.business}, status=429), wait
+    )
+
+
+def _accept(
+    request: HttpRequest, form: CaptureForm, respond: Callable[..., HttpResponse]
+) -> HttpResponse:
+    """The lead checked without the database, then kept in the inbox (KASATKA_CAPTURE
+    "DEFER"): one transaction holds the lead's row and the rate limits' counters, the
+    counters last, so that their rows, the hottest of all, are held only for the commit.
+    Over a limit, the transaction is rolled back: nothing of the post is kept."""
+    sub: Submission | None = None
+    answer: Answer | None = None
+    try:
+        sub = _submission(request)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if key:
+            actions.check_idempotency_key(key)
+        if not sub.honeypot:
+            actions.check_submission(form.business, sub, form.channel_keys)
+    except ValidationError as exc:
+        answer = actions.invalid(exc)
+    with transaction.atomic():
+        if answer is None and sub is not None:
+            if sub.honeypot:
+                # Thanked like anyone, so that a bot learns nothing; only counted.
+                actions.count_trapped(form)
+                answer = Answer(200, _success_body(form))
+            else:
+                answer = actions.accept_lead(form, sub, _success_body(form), key)
+        wait = _limited(request, form)
+        if wait:
+            transaction.set_rollback(True)
+    if wait:
+        return _too_many(request, form, respond, wait)
+    assert answer is not None
     return respond(answer, sub)
 
 
