@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -300,9 +300,10 @@ def capture_lead(
     return answer
 
 
-def purge_expired_answers() -> int:
-    """Forget the idempotent answers and processed inbox rows past their time."""
-    now = clock_now()
+def purge_expired_answers(now: datetime | None = None) -> int:
+    """Forget the idempotent answers and processed inbox rows past their time (an engine
+    trigger)."""
+    now = now or clock_now()
     deleted, _by_model = IdempotentAnswer.objects.filter(expires_at__lte=now).delete()
     kept_since = now - timedelta(hours=settings.KASATKA_CAPTURE["IDEMPOTENCY_HOURS"])
     gone, _by_model = LeadInbox.objects.filter(

@@ -20,6 +20,7 @@ Trigger = Callable[[datetime], int]
 
 def _registered() -> list[tuple[str, Trigger]]:
     # Imported here: the triggers live with the models they act on.
+    from kasatka.capture.actions import purge_expired_answers
     from kasatka.channels.email.imap import fetch_all_replies
     from kasatka.deals.nudging import nudge_stuck_deals
     from kasatka.insights.lapse import detect_lapses
@@ -30,6 +31,7 @@ def _registered() -> list[tuple[str, Trigger]]:
         ("lapsed clients", detect_lapses),
         ("e-mail replies", fetch_all_replies),
         ("stuck deals", nudge_stuck_deals),
+        ("lead capture's kept answers", purge_expired_answers),
     ]
 
 

@@ -42,5 +42,5 @@ def test_a_lost_database_is_left_to_the_workers_reconnect(monkeypatch, clock):
 def test_the_real_triggers_run_on_an_empty_database(clock):
     assert triggers.run_triggers(clock.now()) == {
         "lead conversion windows": 0, "lapsed clients": 0, "stuck deals": 0,
-        "e-mail replies": 0,
+        "e-mail replies": 0, "lead capture's kept answers": 0,
     }
