@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,7 @@ from kasatka.deals.library import ensure_default_pipeline
 from kasatka.deals.models import Answer, DealTask, Nudge
 from kasatka.deals.nudging import nudge_stuck_deals
 from kasatka.deals.replies import record_answer
+from kasatka.imports.actions import create_job
 from kasatka.sales.models import (
     LeadConversion,
     LeadSource,
@@ -194,6 +196,14 @@ ROUTES: list[Route] = [
     R("apikeys:list", cap="integrations"),
     R("apikeys:list", "POST", cap="integrations", data={"name": "Сайт", "scope": "leads"}),
     R("apikeys:revoke", "POST", cap="integrations", obj="apikey"),
+    # Imports from CSV/XLSX files: owner and head of sales; another business's job 404.
+    R("imports:index", cap="import"),
+    R("imports:job", cap="import", obj="import_job"),
+    R("imports:job", "POST", cap="import", obj="import_job"),  # no mapping: 400, the form again
+    R("imports:progress", cap="import", obj="import_job"),
+    R("imports:rejected", cap="import", obj="import_job"),
+    R("imports:resume", "POST", cap="import", obj="import_job"),  # not failed: back, told why
+    R("imports:delete", "POST", cap="import", obj="import_job"),
 ]
 
 ROLES = ("owner", "head", "alice", "marketer")
@@ -268,6 +278,10 @@ class World:
             "capture_form": CaptureForm.objects.create(business=business, name="Сайт"),
             "export": done_export(business),
             "apikey": issue_key(business, "Сайт", Scope.WRITE).key,
+            "import_job": create_job(
+                business, "contacts", BytesIO("Имя;Телефон\nАнна;+7 916 123-45-67\n".encode()),
+                file_name="clients.csv",
+            ),
             "cost": LeadSourceCost.objects.create(
                 business=business, source=source, period_start=datetime(2026, 1, 1).date(),
                 period_end=datetime(2026, 1, 31).date(), amount=Decimal("5000"),
@@ -292,6 +306,7 @@ def world(
     shop, other_shop, owner, head, alice, bob, marketer, charlie, clock, settings, tmp_path
 ) -> World:
     settings.KASATKA_EXPORTS = {**settings.KASATKA_EXPORTS, "DIR": tmp_path / "exports"}
+    settings.KASATKA_IMPORTS = {**settings.KASATKA_IMPORTS, "DIR": tmp_path / "imports"}
     people = {"owner": owner, "head": head, "alice": alice, "bob": bob,
               "marketer": marketer, "charlie": charlie}
     return World(shop, other_shop, people, clock)
