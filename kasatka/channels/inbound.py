@@ -36,6 +36,7 @@ from kasatka.contacts.models import (
     Purpose,
 )
 from kasatka.engine.clock import now as clock_now
+from kasatka.webhooks import events as webhooks
 
 from .base import AddressEvent, BindEvent, Event, InboundEvent, StatusEvent
 from .binding import read_bind_token
@@ -104,6 +105,7 @@ def apply_status(account: ProviderAccount, event: StatusEvent) -> str:
         if event.error:
             fields["error"] = event.error
         Touch.objects.filter(pk=touch.pk).update(**fields)
+        webhooks.on_touch_status(touch.pk, account.business_id, event.status, event.error)
         if event.address_state and touch.address_id is not None:
             set_address_state([touch.address_id], event.address_state, event.error, now)
         if event.status == TouchStatus.COMPLAINED and touch.address_id is not None:
@@ -137,6 +139,7 @@ def apply_inbound(account: ProviderAccount, event: InboundEvent) -> str:
                 payload=event.payload, provider_message_id=event.provider_message_id,
                 touch=touch, received_at=now,
             )
+            webhooks.on_reply_received(message)
     except IntegrityError:
         return "duplicate"  # the provider repeated its webhook
     if contact is None:

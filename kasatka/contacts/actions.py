@@ -34,6 +34,7 @@ from phonenumbers import timezone as phone_timezone
 from kasatka.accounts.models import Business, User, sending_rules
 from kasatka.dbutil import ids_in
 from kasatka.engine.clock import now as clock_now
+from kasatka.webhooks import events as webhooks
 
 from . import suppression
 from .models import (
@@ -242,6 +243,7 @@ def create_contact(
         for entry in entries:
             if entry.status == ConsentStatus.PENDING:
                 _confirm_after_commit(entry)
+        webhooks.on_contact_created(contact, addresses)
     return contact
 
 
@@ -300,6 +302,7 @@ def record_consent(
             )
         elif status == ConsentStatus.PENDING:
             _confirm_after_commit(consent)
+        webhooks.on_consent_changed(consent)
     return consent
 
 

@@ -21,6 +21,7 @@ from kasatka.accounts.models import User
 from kasatka.contacts.models import Contact
 from kasatka.engine.clock import now as clock_now
 from kasatka.sales.models import LossKind, LossReason
+from kasatka.webhooks import events as webhooks
 
 from .models import (
     Deal,
@@ -179,6 +180,7 @@ def _record_change(
         business_id=deal.business_id, deal=deal, from_stage_id=deal.stage_id, to_stage=stage,
         status=status, at=at, by=by, reason=reason[:300],
     )
+    webhooks.on_deal_stage_changed(deal, stage, status, at, reason)
 
 
 def _retire_nudges(deal: Deal, at: datetime) -> None:

@@ -65,6 +65,7 @@ from kasatka.engine.clock import Clock, get_clock
 from kasatka.engine.triggers import run_triggers
 from kasatka.sales.conversion import answer_urls, open_conversions
 from kasatka.sales.models import Purchase
+from kasatka.webhooks.events import on_touch_results
 
 from . import rules
 from .guardrails import Guard, priority
@@ -833,6 +834,7 @@ class Worker:
 
         with transaction.atomic():
             _update_rows(Touch.objects.all(), touch_changes)
+            on_touch_results(plans, touch_changes)
             for state, items in bounced.items():
                 for reason, addresses in _group_by_reason(items).items():
                     set_address_state(addresses, state, reason, now)

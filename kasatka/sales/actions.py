@@ -34,6 +34,7 @@ from kasatka.contacts.models import (
     Readiness,
 )
 from kasatka.engine.clock import now as clock_now
+from kasatka.webhooks import events as webhooks
 
 from . import conversion
 from .models import LossKind, LossReason, Purchase, Visit, VisitType
@@ -142,6 +143,7 @@ def record_visit(
                 )
             else:
                 _enrol_in_kind(contact, ENROL_BY_VISIT_TYPE[VisitType(visit.visit_type)], at)
+        webhooks.on_visit_recorded(visit)
     return visit
 
 

@@ -47,6 +47,8 @@ from kasatka.sales.models import (
     LossKind,
     LossReason,
 )
+from kasatka.webhooks.actions import create_subscription, send_test
+from kasatka.webhooks.models import EventType
 from tests import builders
 from tests.channels.letter import letters
 from tests.exports.world import done_export
@@ -204,6 +206,16 @@ ROUTES: list[Route] = [
     R("imports:rejected", cap="import", obj="import_job"),
     R("imports:resume", "POST", cap="import", obj="import_job"),  # not failed: back, told why
     R("imports:delete", "POST", cap="import", obj="import_job"),
+    # Outbound webhooks: the owner's alone (capability "integrations").
+    R("webhooks:list", cap="integrations"),
+    R("webhooks:detail", cap="integrations", obj="webhook"),
+    R("webhooks:delete", "POST", cap="integrations", obj="webhook"),
+    R("webhooks:test", "POST", cap="integrations", obj="webhook"),
+    R("webhooks:pause", "POST", cap="integrations", obj="webhook"),
+    R("webhooks:resume", "POST", cap="integrations", obj="webhook"),
+    R("webhooks:rotate_secret", "POST", cap="integrations", obj="webhook"),
+    R("webhooks:delivery", cap="integrations", obj="delivery"),
+    R("webhooks:resend", "POST", cap="integrations", obj="delivery"),
 ]
 
 ROLES = ("owner", "head", "alice", "marketer")
@@ -260,7 +272,13 @@ class World:
     def _business_objects(business: Business) -> dict[str, Any]:
         pipeline = ensure_default_pipeline(business)
         source = LeadSource.objects.create(business=business, name="Яндекс Директ")
+        # Only rows: nothing is sent until a sweep runs.
+        webhook = create_subscription(
+            business, "https://example.ru/hooks", [EventType.CONTACT_CREATED]
+        )
         return {
+            "webhook": webhook,
+            "delivery": send_test(webhook),
             "chain": builders.chain(business, name="Прогрев"),
             "day": BusinessDay.objects.create(
                 business=business, date=datetime(2026, 3, 9).date(), is_working=True
