@@ -70,7 +70,10 @@ from kasatka.deals.actions import create_deal
 from kasatka.deals.library import ensure_default_pipeline
 from kasatka.deals.models import Deal, DealStage, Pipeline
 from kasatka.engine.clock import now as clock_now
+from kasatka.sales.imports import chunks as chunked
 from kasatka.sales.models import LeadSource, Purchase
+from kasatka.webhooks.events import Emitted, contact_data, emit_many, wants
+from kasatka.webhooks.models import EventType
 
 from . import bulk, conf
 from .models import ImportJob, ImportKind, ImportRejection
@@ -207,7 +210,7 @@ class Runner:
         """Chunks of rows with their parse results, in order. Parsing (phonenumbers,
         email-validator) is most of the work: with a pool it runs in other processes while
         this one writes, with at most a few chunks in flight (memory stays flat)."""
-        chunks = _chunked(rows, _PARSE_CHUNK)
+        chunks = chunked(rows, _PARSE_CHUNK)
         if pool is None:
             for chunk in chunks:
                 yield chunk, _parse_chunk(self.parse, chunk)
@@ -400,6 +403,23 @@ class Runner:
                 has_kind.add((contact_id, kind))
                 self._taint(contact_id, kind, value)
         bulk.insert(Address, addresses)
+        self._announce(new)
+
+    def _announce(self, new: list[_New]) -> None:
+        """Each new contact announced to webhook subscribers (`contact.created`), in the
+        batch's transaction, with one bulk write; nothing at all when nobody listens."""
+        business_id = self.business.pk
+        if not new or not wants(business_id, EventType.CONTACT_CREATED):
+            return
+        events = []
+        for made in new:
+            contact = Contact(**made.contact)
+            contact.pk = made.pk
+            listed = [Address(kind=AddressKind.PHONE, value=v) for v in made.phones]
+            listed += [Address(kind=AddressKind.EMAIL, value=v) for v in made.emails]
+            events.append(Emitted(business_id, EventType.CONTACT_CREATED,
+                                  {"contact": contact_data(contact, listed)}))
+        emit_many(events)
 
     def _taint(self, contact_id: int, kind: str, value: str) -> None:
         found = self.suppressed.get((kind, value))
@@ -624,18 +644,6 @@ _PARSE_CHUNK = 250
 # Files smaller than this are parsed in the importing process: a pool costs more to start.
 POOL_FROM_ROWS = 20_000
 _worker_parser: RowParser | None = None
-
-
-def _chunked(rows: Iterator[tuple[int, list[str]]], size: int
-             ) -> Iterator[list[tuple[int, list[str]]]]:
-    chunk: list[tuple[int, list[str]]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _parse_chunk(parse: RowParser, chunk: list[tuple[int, list[str]]]

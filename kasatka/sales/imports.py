@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -318,8 +318,12 @@ def _parse(
     )
 
 
-def _chunks(rows: Iterable[_Row], size: int) -> Iterator[list[_Row]]:
-    chunk: list[_Row] = []
+T = TypeVar("T")
+
+
+def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """The rows in lists of `size` (the last one shorter), read as they come."""
+    chunk: list[T] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) >= size:
@@ -496,7 +500,7 @@ def import_purchases(
     with _text(file) as stream:
         reader = _reader(stream)
         importer = _Importer(business, result)
-        for chunk in _chunks(importer.rows(reader), chunk_rows):
+        for chunk in chunks(importer.rows(reader), chunk_rows):
             importer.import_chunk(chunk)
     if recompute_lifecycle:
         at = clock_now()

@@ -229,3 +229,36 @@ def test_an_inactive_subscription_gets_nothing_and_holds_what_waited(
                                 is_active=True)
     deliver_due(clock.now())
     assert [r.json["data"]["contact"]["first_name"] for r in receiver.accepted()] == ["Анна"]
+
+
+@pytest.mark.django_db(transaction=True)  # the import runs as a background task
+def test_contacts_made_by_an_import_are_announced_once_each(
+    shop, owner, everything, clock, settings, tmp_path
+):
+    from io import BytesIO
+
+    from kasatka.contacts.models import Contact
+    from kasatka.engine.background import run_ready_tasks
+    from kasatka.imports import actions as imports
+
+    settings.KASATKA_IMPORTS = {**settings.KASATKA_IMPORTS, "DIR": tmp_path}
+    create_contact(shop, first_name="Анна", phones=["+79161234567"])  # known: merged, not new
+    before = len(events(EventType.CONTACT_CREATED))
+    text = ("Фамилия;Имя;Телефон;E-mail\n"
+            "Иванова;Анна;8 (916) 123-45-67;anna@example.com\n"
+            "Петров;Пётр;+7 916 765-43-21;petr@example.com\n"
+            "Сидорова;Ольга;8 903 111 22 33;\n")
+    job = imports.create_job(shop, "contacts", BytesIO(text.encode("cp1251")), by=owner,
+                             file_name="clients.csv")
+    imports.set_mapping(job, job.mapping)
+    imports.start_import(job)
+    run_ready_tasks()
+    announced = events(EventType.CONTACT_CREATED)[before:]
+    made = {c.pk: c for c in Contact.objects.filter(business=shop, last_name__in=["Петров",
+                                                                                "Сидорова"])}
+    assert len(made) == 2
+    assert sorted(e["data"]["contact"]["id"] for e in announced) == sorted(made)
+    petr = next(e["data"]["contact"] for e in announced if e["data"]["contact"]["id"] in made
+                and made[e["data"]["contact"]["id"]].last_name == "Петров")
+    assert petr["phones"] == ["+79167654321"] and petr["emails"] == ["petr@example.com"]
+    assert petr["name"] == "Петров Пётр"

@@ -17,7 +17,7 @@ from ninja.params import HeaderEx, P
 
 from kasatka.capture import actions
 
-from ..auth import key_of, require_scope
+from ..auth import LEADS, key_of, require_scope
 from ..problems import COMMON_PROBLEMS
 
 router = Router(tags=["leads"])
@@ -51,6 +51,7 @@ class LeadOut(Schema):
 
 @router.post(
     "",
+    auth=LEADS,
     response={200: LeadOut, 201: LeadOut, **COMMON_PROBLEMS},
     operation_id="lead_create",
     summary="Hand in a lead (merged into the contact with the same phone or e-mail)",
