@@ -94,7 +94,15 @@ def assert_fits_the_screen(page: Any) -> None:
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
-    assert overflow <= 1, f"the page is {overflow}px wider than the screen"
+    if overflow > 1:
+        culprits = page.evaluate("""() => {
+            const width = document.documentElement.clientWidth;
+            return Array.from(document.querySelectorAll('body *'))
+              .filter(el => el.getBoundingClientRect().right > width + 1)
+              .filter(el => !el.closest('.table-wrap'))
+              .slice(-3).map(el => el.outerHTML.slice(0, 120));
+        }""")
+        raise AssertionError(f"the page is {overflow}px wider than the screen: {culprits}")
 
 
 def screenshot(page: Any, name: str) -> Path:
