@@ -16,7 +16,7 @@ def test_a_key_is_stored_hashed_and_found_by_its_plain_text(shop, owner):
     issued = issue_key(shop, "till", Scope.WRITE, owner)
     row = ApiKey.objects.get(pk=issued.key.pk)
     assert issued.plain not in {row.hashed, row.prefix, row.name}
-    assert issued.plain.split("_")[-1] not in row.hashed
+    assert issued.plain.split("_", 2)[2] not in row.hashed  # the secret may hold "_"
     assert find_key(issued.plain) == row
     assert find_key(issued.plain[:-1] + ("A" if issued.plain[-1] != "A" else "B")) is None
     revoke_key(row)
