@@ -310,6 +310,12 @@ KASATKA_IMPORTS = {
     "PROCESSES": env_int("KASATKA_IMPORT_PROCESSES", 0),
 }
 
+# --- Insights -------------------------------------------------------------------
+KASATKA_INSIGHTS = {
+    # "Where you give up too early": a warming that ended after at most this many touches.
+    "GIVE_UP_TOUCHES": env_int("KASATKA_INSIGHTS_GIVE_UP_TOUCHES", 3),
+}
+
 # --- The REST API -------------------------------------------------------------
 KASATKA_API = {
     # Requests per minute per API key (a key may have its own figure), and the burst.
