@@ -314,6 +314,8 @@ KASATKA_IMPORTS = {
 KASATKA_INSIGHTS = {
     # "Where you give up too early": a warming that ended after at most this many touches.
     "GIVE_UP_TOUCHES": env_int("KASATKA_INSIGHTS_GIVE_UP_TOUCHES", 3),
+    # A purchase within this many days after a touch is attributed to it.
+    "ATTRIBUTION_DAYS": env_int("KASATKA_INSIGHTS_ATTRIBUTION_DAYS", 7),
 }
 
 # --- The REST API -------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""Which touches sell, per step and per channel, last-touch and touch-weighted; each
+expected value worked out in the comments (attribution window: 7 days)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kasatka.chains.models import Enrollment, Touch, TouchStatus
+from kasatka.insights.steps import touch_figures
+from kasatka.sales.models import Purchase
+from tests import builders
+
+pytestmark = pytest.mark.django_db
+
+MSK = ZoneInfo("Europe/Moscow")
+MARCH = datetime(2026, 3, 1, tzinfo=MSK), datetime(2026, 4, 1, tzinfo=MSK)
+_keys = itertools.count()
+
+
+def day(n, hour=12):
+    return datetime(2026, 3, n, hour, tzinfo=MSK)
+
+
+@pytest.fixture
+def chain(shop):
+    return builders.chain(shop, steps=[{"channels": ["email"]}, {"channels": ["sms"]},
+                                       {"channels": ["email"]}])
+
+
+def touch(enrollment, step, at, status=TouchStatus.DELIVERED):
+    Touch.objects.create(
+        business=enrollment.business, enrollment=enrollment, step=step,
+        contact=enrollment.contact, channel=step.channels[0], status=status,
+        idempotency_key=f"s{next(_keys)}", sent_at=at,
+    )
+
+
+def test_last_touch_and_touch_weighted_per_step_and_channel(shop, chain):
+    s1, s2, s3 = chain.steps.order_by("position")
+
+    def client(tail):
+        contact = builders.contact(shop, phone=f"+7916600{tail:04d}")
+        return Enrollment.objects.create(business=shop, contact=contact, chain=chain, step=s1)
+
+    def buy(enrollment, at, amount):
+        Purchase.objects.create(business=shop, contact=enrollment.contact,
+                                amount=Decimal(amount), purchased_at=at)
+
+    # A: s1 on the 1st (replied), s2 on the 3rd; buys 3,000 on the 5th: both in the window.
+    #    Last touch: s2 (1, 3,000). Weighted: s1 ½ and 1,500; s2 ½ and 1,500.
+    a = client(1)
+    touch(a, s1, day(1), TouchStatus.REPLIED)
+    touch(a, s2, day(3))
+    buy(a, day(5), 3000)
+    # B: s1 on the 1st, s3 on the 10th (unsubscribed); buys on the 20th: the window opens on
+    #    the 13th, no touch in it: attributed to none.
+    b = client(2)
+    touch(b, s1, day(1), TouchStatus.SENT)
+    touch(b, s3, day(10), TouchStatus.UNSUBSCRIBED)
+    buy(b, day(20), 5000)
+    # C: s1 on the 2nd and the 4th, s3 on the 6th, a bounced s2 on the 6th (did not reach);
+    #    buys 900 on the 7th. Last: s3 (1, 900). Weighted: 300 a touch — s1 ⅔ and 600,
+    #    s3 ⅓ and 300.
+    c = client(3)
+    touch(c, s1, day(2))
+    touch(c, s1, day(4), TouchStatus.OPENED)
+    touch(c, s3, day(6))
+    touch(c, s2, day(6, 13), TouchStatus.BOUNCED)
+    buy(c, day(7), 900)
+
+    steps = touch_figures(shop, *MARCH, by="step")
+
+    # s1 sent 4 (A replied, B sent, C delivered and opened): 3 delivered or better, 1 reply.
+    assert (steps[s1.pk].sent, steps[s1.pk].delivered, steps[s1.pk].replied) == (4, 3, 1)
+    assert (steps[s2.pk].sent, steps[s2.pk].delivered) == (2, 1)  # the bounce was sent
+    assert (steps[s3.pk].sent, steps[s3.pk].unsubscribed) == (2, 1)
+    assert (steps[s1.pk].last_touch_purchases, steps[s1.pk].last_touch_revenue) == (0, 0)
+    assert (steps[s2.pk].last_touch_purchases, steps[s2.pk].last_touch_revenue) == (
+        1, Decimal(3000))
+    assert (steps[s3.pk].last_touch_purchases, steps[s3.pk].last_touch_revenue) == (
+        1, Decimal(900))
+    assert steps[s1.pk].weighted_purchases == pytest.approx(1 / 2 + 2 / 3)
+    assert steps[s1.pk].weighted_revenue == Decimal("2100.00")
+    assert steps[s2.pk].weighted_purchases == pytest.approx(1 / 2)
+    assert steps[s2.pk].weighted_revenue == Decimal("1500.00")
+    assert steps[s3.pk].weighted_purchases == pytest.approx(1 / 3)
+    assert steps[s3.pk].weighted_revenue == Decimal("300.00")
+
+    channels = touch_figures(shop, *MARCH, by="channel")
+    # E-mail is s1 and s3: last touch 1 (900), weighted 1½ and 2,400; SMS is s2.
+    assert (channels["email"].sent, channels["sms"].sent) == (6, 2)
+    assert (channels["email"].last_touch_purchases, channels["email"].last_touch_revenue) == (
+        1, Decimal(900))
+    assert channels["email"].weighted_purchases == pytest.approx(1.5)
+    assert channels["email"].weighted_revenue == Decimal("2400.00")
+    assert channels["sms"].weighted_revenue == Decimal("1500.00")
+
+
+def test_the_window_is_a_setting(shop, chain, settings):
+    s1 = chain.steps.order_by("position").first()
+    contact = builders.contact(shop, phone="+79166009999")
+    e = Enrollment.objects.create(business=shop, contact=contact, chain=chain, step=s1)
+    touch(e, s1, day(1))
+    Purchase.objects.create(business=shop, contact=contact, amount=Decimal(100),
+                            purchased_at=day(1) + timedelta(days=10))
+    assert touch_figures(shop, *MARCH)[s1.pk].last_touch_purchases == 0  # 10 days > 7
+    settings.KASATKA_INSIGHTS = {**settings.KASATKA_INSIGHTS, "ATTRIBUTION_DAYS": 14}
+    assert touch_figures(shop, *MARCH)[s1.pk].last_touch_purchases == 1
