@@ -51,18 +51,25 @@ class Problem(Schema):
     errors: list[FieldError] = []
 
 
-def problem(
+def problem_body(
     status: int, detail: str = "", errors: Iterable[tuple[str, str]] = ()
-) -> HttpResponse:
-    body: dict[str, Any] = {
+) -> dict[str, Any]:
+    """The problem document of a status, as a dict (lead capture keeps it as it is)."""
+    return {
         "type": PROBLEM_TYPES + SLUGS.get(status, "error"),
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
         "errors": [{"field": f, "reason": r} for f, r in errors],
     }
+
+
+def problem(
+    status: int, detail: str = "", errors: Iterable[tuple[str, str]] = ()
+) -> HttpResponse:
     return HttpResponse(
-        json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False),
+        json.dumps(problem_body(status, detail, errors), cls=DjangoJSONEncoder,
+                   ensure_ascii=False),
         status=status, content_type=MEDIA_TYPE,
     )
 

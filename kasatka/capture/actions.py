@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from kasatka.accounts.models import Business
-from kasatka.api.problems import PROBLEM_TYPES, SLUGS, TITLES, django_errors
+from kasatka.api.problems import django_errors, problem_body
 from kasatka.contacts.models import Channel
 from kasatka.engine.clock import now as clock_now
 from kasatka.sales.actions import normalise_reach
@@ -202,13 +202,7 @@ class Answer:
 
 
 def problem_answer(status: int, detail: str, errors: Sequence[tuple[str, str]] = ()) -> Answer:
-    return Answer(status, {
-        "type": PROBLEM_TYPES + SLUGS.get(status, "error"),
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "errors": [{"field": f, "reason": r} for f, r in errors],
-    })
+    return Answer(status, problem_body(status, detail, errors))
 
 
 def invalid(exc: ValidationError) -> Answer:

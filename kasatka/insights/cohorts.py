@@ -13,11 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
 
 from kasatka.accounts.models import Business
 from kasatka.sales.models import Purchase
+
+from .touches import first_purchase_at
 
 
 @dataclass
@@ -37,10 +39,7 @@ def cohorts(business: Business, start: datetime, end: datetime) -> list[Cohort]:
     """The cohorts whose first purchase falls in [start, end), oldest first; their later
     months run up to the last purchase recorded."""
     zone = ZoneInfo(business.time_zone)
-    first_at = Subquery(
-        Purchase.objects.filter(contact_id=OuterRef("contact_id"))
-        .order_by("purchased_at").values("purchased_at")[:1]
-    )
+    first_at = first_purchase_at("contact_id")
     rows = (
         Purchase.objects.filter(business=business)
         .annotate(first_at=first_at)

@@ -62,9 +62,10 @@ class TouchesBeforePurchase:
         return self.gave_up / self.warming_ended if self.warming_ended else None
 
 
-def _first_purchase_at() -> Subquery:
+def first_purchase_at(contact: str = "pk") -> Subquery:
+    """When the contact (the outer row's `contact` column) first bought."""
     return Subquery(
-        Purchase.objects.filter(contact_id=OuterRef("pk"))
+        Purchase.objects.filter(contact_id=OuterRef(contact))
         .order_by("purchased_at").values("purchased_at")[:1]
     )
 
@@ -85,7 +86,7 @@ def buyers_in(business: Business, start: datetime, end: datetime) -> QuerySet[Co
     `touches_before`: the touches that reached them from when they were taken until then."""
     return (
         Contact.objects.filter(business=business)
-        .annotate(first_at=_first_purchase_at())
+        .annotate(first_at=first_purchase_at())
         .filter(first_at__gte=start, first_at__lt=end)
         .annotate(touches_before=_count(_reached().filter(
             sent_at__lt=OuterRef("first_at"), sent_at__gte=OuterRef("created_at"),
@@ -103,10 +104,7 @@ def touches_before_purchase(
         row["touches_before"]: row["buyers"]
         for row in buyers.order_by().values(*["touches_before"]).annotate(buyers=Count("pk"))
     }
-    first_at = Subquery(
-        Purchase.objects.filter(contact_id=OuterRef("contact_id"))
-        .order_by("purchased_at").values("purchased_at")[:1]
-    )
+    first_at = first_purchase_at("contact_id")
     by_channel = {
         row["channel"]: row["n"]
         for row in Touch.objects.filter(

@@ -85,21 +85,33 @@ def source_for(
 
 def lock_reach(business: Business, reach: ReachableBy) -> None:
     """Hold, until the transaction ends, the lock of this phone and e-mail in the business,
-    so that a burst of the same lead finds the contact the first one made.
+    so that a burst of the same lead finds the contact the first one made."""
+    lock_addresses(business, [reach.phone] if reach.phone else [],
+                   [reach.email] if reach.email else [])
+
+
+def lock_addresses(business: Business, phones: Iterable[str], emails: Iterable[str]) -> None:
+    """Hold, until the transaction ends, the locks of these (normalised) phones and e-mails
+    in the business: whoever finds-or-creates a contact by them — a lead, the API — takes
+    them first, so two requests for one person find each other's contact.
 
     PostgreSQL: transaction-level advisory locks, taken in a fixed order (no deadlock).
     SQLite needs none: every write transaction begins IMMEDIATE and so runs alone.
     """
     if connection.vendor != "postgresql":
         return
-    keys = sorted(
+    keys = sorted({
         int.from_bytes(
-            hashlib.blake2b(f"{business.pk}:{kind}:{value}".encode(), digest_size=8).digest(),
+            # E-mails whatever the case of their letters, as `address_is` finds them.
+            hashlib.blake2b(
+                f"{business.pk}:{kind}:{value.lower() if kind == 'email' else value}".encode(),
+                digest_size=8,
+            ).digest(),
             "big", signed=True,
         )
-        for kind, value in (("phone", reach.phone), ("email", reach.email))
-        if value
-    )
+        for kind, values in (("phone", phones), ("email", emails))
+        for value in values
+    })
     with connection.cursor() as cursor:
         for key in keys:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

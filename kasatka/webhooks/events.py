@@ -316,6 +316,7 @@ def _touch_data(touch: Any, status: str, contact: Any, error: str) -> dict[str, 
         },
         "contact": {
             "id": contact.id,
+            # The engine's contact is its own light row, not a Contact: no full_name.
             "name": " ".join(
                 p for p in (contact.last_name, contact.first_name, contact.patronymic) if p
             ),

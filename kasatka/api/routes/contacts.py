@@ -38,6 +38,7 @@ from kasatka.sales.actions import (
     find_contact,
     update_qualification,
 )
+from kasatka.sales.intake import lock_addresses
 
 from ..auth import READ, WRITE, require_scope
 from ..problems import COMMON_PROBLEMS, Problem, problem
@@ -160,12 +161,6 @@ def _grants(consents: Sequence[ConsentGrantIn]) -> list[ConsentGrant]:
             for c in consents]
 
 
-def _lock_business(business: Business) -> None:
-    # Two upserts of the same phone at once must find each other's contact: they take
-    # their turn on the business's row (SQLite serialises writers anyway).
-    Business.objects.select_for_update().filter(pk=business.pk).values_list("pk").first()
-
-
 def _create(business: Business, data: ContactIn, phones: list[str], emails: list[str]) -> Contact:
     owner = user_in(business, data.owner_id, "owner_id")
     source = source_in(business, data.source_id, "source_id")
@@ -191,7 +186,7 @@ def create(request: HttpRequest, data: ContactIn) -> Any:
     business = require_scope(request, "write")
     phones, emails = _normalised(business, data.phones, data.emails)
     with transaction.atomic():
-        _lock_business(business)
+        lock_addresses(business, phones, emails)
         existing = _known(business, phones, emails)
         if existing is not None:
             return problem(
@@ -244,7 +239,7 @@ def upsert(request: HttpRequest, data: ContactIn) -> Any:
     if not (phones or emails):
         raise ValidationError({"phones": [_("Upsert needs a phone or an e-mail to match on.")]})
     with transaction.atomic():
-        _lock_business(business)
+        lock_addresses(business, phones, emails)
         contact = _known(business, phones, emails)
         if contact is None:
             return Status(201, one_out(_create(business, data, phones, emails)))

@@ -29,6 +29,7 @@ from kasatka.sales.actions import (
     record_purchase,
     split_name,
 )
+from kasatka.sales.intake import lock_reach
 from kasatka.sales.models import Purchase
 
 from ..auth import READ, WRITE, require_scope
@@ -86,6 +87,7 @@ def _contact(business: Business, item: PurchaseIn) -> Contact:
     reach = normalise_reach(business, item.phone, item.email)
     name = split_name(item.name)
     at = clock_now()
+    lock_reach(business, reach)  # two receipts of one new buyer make one contact
     contact = find_contact(business, reach)
     if contact is None:
         return create_contact(
