@@ -316,6 +316,10 @@ KASATKA_INSIGHTS = {
     "GIVE_UP_TOUCHES": env_int("KASATKA_INSIGHTS_GIVE_UP_TOUCHES", 3),
     # A purchase within this many days after a touch is attributed to it.
     "ATTRIBUTION_DAYS": env_int("KASATKA_INSIGHTS_ATTRIBUTION_DAYS", 7),
+    # The pages' default period (days up to today), the cohorts' (months), and the longest.
+    "DEFAULT_DAYS": env_int("KASATKA_INSIGHTS_DEFAULT_DAYS", 30),
+    "COHORT_MONTHS": env_int("KASATKA_INSIGHTS_COHORT_MONTHS", 12),
+    "MAX_PERIOD_DAYS": env_int("KASATKA_INSIGHTS_MAX_PERIOD_DAYS", 1096),
 }
 
 # --- The REST API -------------------------------------------------------------

@@ -62,8 +62,11 @@ def nudge_metrics(
     by: str = "seller",
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    where: Q | None = None,
 ) -> list[NudgeFigures]:
-    """Figures of the nudges thrown in [since, until), grouped `by` seller, stage or template."""
+    """Figures of the nudges thrown in [since, until), grouped `by` seller, stage or template;
+    `where` narrows the nudges further (the insights' filters, on `deal__contact__`)."""
     if by not in GROUPINGS:
         raise ValueError(f"group nudges by one of {GROUPINGS}, not {by!r}")
     settle_days = method_settings(business).nudge_settle_days
@@ -72,6 +75,8 @@ def nudge_metrics(
         nudges = nudges.filter(thrown_at__gte=since)
     if until is not None:
         nudges = nudges.filter(thrown_at__lt=until)
+    if where is not None:
+        nudges = nudges.filter(where)
     rows = (
         nudges.values(f"{by}_id")
         .annotate(

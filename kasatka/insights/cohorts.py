@@ -19,6 +19,7 @@ from django.db.models.functions import ExtractMonth, ExtractYear
 from kasatka.accounts.models import Business
 from kasatka.sales.models import Purchase
 
+from .filters import EVERYONE, Filters
 from .touches import first_purchase_at
 
 
@@ -35,13 +36,15 @@ class Cohort:
         return self.buyers.get(months_since, 0) / self.size if self.size else None
 
 
-def cohorts(business: Business, start: datetime, end: datetime) -> list[Cohort]:
-    """The cohorts whose first purchase falls in [start, end), oldest first; their later
-    months run up to the last purchase recorded."""
+def cohorts(
+    business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
+) -> list[Cohort]:
+    """The cohorts of the clients `filters` picks whose first purchase falls in
+    [start, end), oldest first; their later months run up to the last purchase recorded."""
     zone = ZoneInfo(business.time_zone)
     first_at = first_purchase_at("contact_id")
     rows = (
-        Purchase.objects.filter(business=business)
+        Purchase.objects.filter(filters.contacts("contact__"), business=business)
         .annotate(first_at=first_at)
         .filter(first_at__gte=start, first_at__lt=end)
         .annotate(

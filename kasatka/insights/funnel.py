@@ -19,6 +19,8 @@ from django.db.models.functions import Coalesce
 from kasatka.accounts.models import Business
 from kasatka.contacts.models import Contact, Stage, StageChange
 
+from .filters import EVERYONE, Filters
+
 # The funnel's stages in order; a stage "reached" means it or any later one.
 STAGES = (Stage.LEAD, Stage.NEW, Stage.REGULAR, Stage.ADEPT)
 
@@ -46,8 +48,10 @@ def _reached_at(stage: str, end: datetime) -> Subquery:
     )
 
 
-def _cohort(business: Business, start: datetime, end: datetime) -> Any:
-    cohort = Contact.objects.filter(business=business, created_at__gte=start, created_at__lt=end)
+def _cohort(business: Business, start: datetime, end: datetime, filters: Filters) -> Any:
+    cohort = Contact.objects.filter(
+        filters.contacts(), business=business, created_at__gte=start, created_at__lt=end
+    )
     for stage in STAGES[1:]:
         cohort = cohort.annotate(**{f"at_{stage}": _reached_at(stage, end)})
     return cohort
@@ -84,16 +88,23 @@ def _duration(value: Any) -> timedelta | None:
     return timedelta(microseconds=float(value))  # SQLite: an average of microseconds
 
 
-def funnel(business: Business, start: datetime, end: datetime) -> Funnel:
-    row = _cohort(business, start, end).aggregate(**_figures())
+def funnel(
+    business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
+) -> Funnel:
+    """The funnel of the contacts `filters` picks among those taken in [start, end)."""
+    row = _cohort(business, start, end, filters).aggregate(**_figures())
     return _line(None, row)
 
 
-def funnel_by(business: Business, start: datetime, end: datetime, by: str) -> list[Funnel]:
-    """The funnel split by "source" (lead source id) or "seller" (the contact's seller)."""
+def funnel_by(
+    business: Business, start: datetime, end: datetime, by: str, *,
+    filters: Filters = EVERYONE,
+) -> list[Funnel]:
+    """The funnel split by "source" (lead source id) or "seller" (the contact's seller),
+    of the contacts `filters` picks."""
     column = {"source": "source_id", "seller": "owner_id"}[by]
     rows = (
-        _cohort(business, start, end).order_by().values(column).annotate(**_figures())
+        _cohort(business, start, end, filters).order_by().values(column).annotate(**_figures())
         .order_by(column)
     )
     return [_line(row[column], row) for row in rows]

@@ -7,6 +7,11 @@ reasons; deals won and lost; nudges thrown, answered and converted (`deals.metri
 nudge converts when its deal is won within the business's settle days); revenue from the
 purchases the seller made. The team's line adds every seller's (and what has no seller).
 Grouped SQL queries, one per kind of fact.
+
+Of the insights' filters only the lead source narrows a scorecard (to the visits, deals,
+nudges and purchases of that source's contacts): the page compares one seller with the
+team, so the seller filter does not drop the other sellers; it picks the card the page
+highlights.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from kasatka.accounts.models import Business
 from kasatka.deals.metrics import nudge_metrics
 from kasatka.deals.models import Deal, DealStatus
 from kasatka.sales.models import LossKind, Purchase, Visit, VisitType
+
+from .filters import EVERYONE, Filters
 
 TOP_REASONS = 3
 
@@ -80,15 +87,22 @@ class Scorecard:
 TEAM = -1  # the key of the team's line
 
 
-def scorecards(business: Business, start: datetime, end: datetime) -> dict[int | None, Scorecard]:
+def scorecards(
+    business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
+) -> dict[int | None, Scorecard]:
     """Each seller's scorecard (keyed by user id; None for what has no seller) and the
-    team's (keyed `TEAM`)."""
+    team's (keyed `TEAM`). Only `filters.source` narrows them (see the module's note); a
+    visit without a contact has no source, so a source filter leaves it out."""
+    by_source = Filters(source=filters.source)
     cards: dict[int | None, Scorecard] = {}
 
     def card(seller_id: int | None) -> Scorecard:
         return cards.setdefault(seller_id, Scorecard(seller_id))
 
-    visits = Visit.objects.filter(business=business, occurred_at__gte=start, occurred_at__lt=end)
+    visits = Visit.objects.filter(
+        by_source.contacts("contact__"), business=business,
+        occurred_at__gte=start, occurred_at__lt=end,
+    )
     for row in visits.order_by().values("seller_id").annotate(
         n=Count("pk"),
         **{f"t{t}": Count("pk", filter=Q(visit_type=t)) for t in VisitType.values},
@@ -105,19 +119,26 @@ def scorecards(business: Business, start: datetime, end: datetime) -> dict[int |
         reasons[row["seller_id"]][row["loss_reason__name"]] = row["n"]
     for seller_id, named in reasons.items():
         card(seller_id).reasons = named
-    deals = Deal.objects.filter(business=business, closed_at__gte=start, closed_at__lt=end)
+    deals = Deal.objects.filter(
+        by_source.contacts("contact__"), business=business,
+        closed_at__gte=start, closed_at__lt=end,
+    )
     for row in deals.order_by().values("seller_id").annotate(
         won=Count("pk", filter=Q(status=DealStatus.WON)),
         lost=Count("pk", filter=Q(status=DealStatus.LOST)),
     ):
         c = card(row["seller_id"])
         c.deals_won, c.deals_lost = row["won"], row["lost"]
-    for nudges in nudge_metrics(business, "seller", start, end):
+    nudged = nudge_metrics(
+        business, "seller", start, end, where=by_source.contacts("deal__contact__")
+    )
+    for nudges in nudged:
         c = card(nudges.key)
         c.nudges_thrown, c.nudges_answered = nudges.thrown, nudges.answered
         c.nudges_converted = nudges.orders
     purchases = Purchase.objects.filter(
-        business=business, purchased_at__gte=start, purchased_at__lt=end
+        by_source.contacts("contact__"), business=business,
+        purchased_at__gte=start, purchased_at__lt=end,
     )
     for row in purchases.order_by().values("seller_id").annotate(total=Sum("amount")):
         card(row["seller_id"]).revenue = row["total"] or Decimal(0)

@@ -26,6 +26,8 @@ from kasatka.accounts.models import Business
 from kasatka.contacts.models import Contact
 from kasatka.sales.models import LeadSource, LeadSourceCost, Purchase
 
+from .filters import EVERYONE, Filters
+
 CENT = Decimal("0.01")
 
 
@@ -59,11 +61,17 @@ class SourceLine:
         return self.clients / self.leads if self.leads else None
 
 
-def source_lines(business: Business, start: datetime, end: datetime) -> list[SourceLine]:
-    """One line per source with leads or cost in [start, end), then the direct line."""
+def source_lines(
+    business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
+) -> list[SourceLine]:
+    """One line per source with leads or cost in [start, end), then the direct line; of
+    the leads `filters` picks (a source filter: that source's line only). A source's cost
+    is not split by seller: under a seller filter the line still shows the whole of it."""
     bought = Purchase.objects.filter(contact_id=OuterRef("pk"), purchased_at__lt=end)
     leads = (
-        Contact.objects.filter(business=business, created_at__gte=start, created_at__lt=end)
+        Contact.objects.filter(
+            filters.contacts(), business=business, created_at__gte=start, created_at__lt=end
+        )
         .annotate(bought=Exists(bought))
         .order_by().values("source_id")
         .annotate(leads=Count("pk"), clients=Count("pk", filter=Q(bought=True)))
@@ -71,7 +79,7 @@ def source_lines(business: Business, start: datetime, end: datetime) -> list[Sou
     money: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=2)
     revenue = (
         Purchase.objects.filter(
-            business=business, purchased_at__lt=end,
+            filters.contacts("contact__"), business=business, purchased_at__lt=end,
             contact__created_at__gte=start, contact__created_at__lt=end,
         )
         .order_by().values("contact__source_id")
@@ -83,7 +91,7 @@ def source_lines(business: Business, start: datetime, end: datetime) -> list[Sou
     earned: dict[int | None, Decimal] = {
         row["contact__source_id"]: row["revenue"] for row in revenue
     }
-    costs = _costs(business, start, end)
+    costs = _costs(business, start, end, filters.source)
     keys = set(counts) | set(earned) | set(costs)
     sources = {
         s.pk: s for s in LeadSource.objects.filter(
@@ -107,17 +115,23 @@ def source_lines(business: Business, start: datetime, end: datetime) -> list[Sou
     return lines
 
 
-def _costs(business: Business, start: datetime, end: datetime) -> dict[int | None, Decimal]:
-    """What each source cost within [start, end): each entry in proportion to its days
-    inside the period (both the entry's days and the period's are whole local days)."""
+def _costs(
+    business: Business, start: datetime, end: datetime, source: int | None = None
+) -> dict[int | None, Decimal]:
+    """What each source (or only `source`) cost within [start, end): each entry in
+    proportion to its days inside the period (both the entry's days and the period's are
+    whole local days)."""
     zone = ZoneInfo(business.time_zone)
     first = start.astimezone(zone).date()
     last = (end - timedelta(microseconds=1)).astimezone(zone).date()
     cost: dict[int | None, Decimal] = defaultdict(Decimal)
     entries = LeadSourceCost.objects.filter(
         business=business, period_start__lte=last, period_end__gte=first
-    ).values_list("source_id", "period_start", "period_end", "amount")
-    for source_id, entry_start, entry_end, amount in entries:
+    )
+    if source is not None:
+        entries = entries.filter(source_id=source)
+    rows = entries.values_list("source_id", "period_start", "period_end", "amount")
+    for source_id, entry_start, entry_end, amount in rows:
         days = (entry_end - entry_start).days + 1
         inside = (min(entry_end, last) - max(entry_start, first)).days + 1
         cost[source_id] += (amount * inside / days).quantize(CENT)

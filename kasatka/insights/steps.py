@@ -43,6 +43,7 @@ from kasatka.accounts.models import Business
 from kasatka.chains.models import Touch, TouchStatus
 from kasatka.sales.models import Purchase
 
+from .filters import EVERYONE, Filters
 from .touches import REACHED
 
 DELIVERED = (TouchStatus.DELIVERED, TouchStatus.OPENED, TouchStatus.REPLIED)
@@ -76,9 +77,12 @@ def _window_touches(days: int) -> Q:
 
 
 def touch_figures(
-    business: Business, start: datetime, end: datetime, by: str = "step"
+    business: Business, start: datetime, end: datetime, by: str = "step", *,
+    filters: Filters = EVERYONE,
 ) -> dict[object, TouchFigures]:
-    """Figures per chain step (`by="step"`, keyed by step id) or per channel (`"channel"`)."""
+    """Figures per chain step (`by="step"`, keyed by step id) or per channel (`"channel"`),
+    of the touches to and purchases by the contacts `filters` picks."""
+    picked = filters.contacts("contact__")
     column = {"step": "step_id", "channel": "channel"}[by]
     days = attribution_days()
     figures: dict[object, TouchFigures] = defaultdict(lambda: TouchFigures(None))
@@ -89,7 +93,7 @@ def touch_figures(
         return found
 
     sent = Touch.objects.filter(
-        business=business, sent_at__gte=start, sent_at__lt=end, sent_at__isnull=False
+        picked, business=business, sent_at__gte=start, sent_at__lt=end, sent_at__isnull=False
     )
     for row in sent.order_by().values(column).annotate(
         n=Count("pk"),
@@ -102,7 +106,7 @@ def touch_figures(
         f.replied, f.unsubscribed = row["replied"], row["unsubscribed"]
 
     purchases = Purchase.objects.filter(
-        business=business, purchased_at__gte=start, purchased_at__lt=end
+        picked, business=business, purchased_at__gte=start, purchased_at__lt=end
     )
     last = Subquery(
         Touch.objects.filter(_window_touches(days)).order_by("-sent_at", "-pk")

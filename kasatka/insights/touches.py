@@ -32,6 +32,8 @@ from kasatka.chains.models import (
 from kasatka.contacts.models import Contact
 from kasatka.sales.models import Purchase
 
+from .filters import EVERYONE, Filters
+
 # A touch that reached the client: it left us and was not refused on the way.
 REACHED = (
     TouchStatus.SENT, TouchStatus.DELIVERED, TouchStatus.OPENED, TouchStatus.REPLIED,
@@ -81,11 +83,14 @@ def _count(queryset: QuerySet[Touch]) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def buyers_in(business: Business, start: datetime, end: datetime) -> QuerySet[Contact]:
-    """The contacts whose first purchase falls in [start, end), with `first_at` and
-    `touches_before`: the touches that reached them from when they were taken until then."""
+def buyers_in(
+    business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
+) -> QuerySet[Contact]:
+    """The contacts `filters` picks whose first purchase falls in [start, end), with
+    `first_at` and `touches_before`: the touches that reached them from when they were
+    taken until then."""
     return (
-        Contact.objects.filter(business=business)
+        Contact.objects.filter(filters.contacts(), business=business)
         .annotate(first_at=first_purchase_at())
         .filter(first_at__gte=start, first_at__lt=end)
         .annotate(touches_before=_count(_reached().filter(
@@ -95,11 +100,12 @@ def buyers_in(business: Business, start: datetime, end: datetime) -> QuerySet[Co
 
 
 def touches_before_purchase(
-    business: Business, start: datetime, end: datetime
+    business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
 ) -> TouchesBeforePurchase:
+    """The figures of [start, end) for the contacts `filters` picks."""
     many = method_settings(business).warming_touches
     give_up_at = settings.KASATKA_INSIGHTS["GIVE_UP_TOUCHES"]
-    buyers = buyers_in(business, start, end)
+    buyers = buyers_in(business, start, end, filters=filters)
     distribution = {
         row["touches_before"]: row["buyers"]
         for row in buyers.order_by().values(*["touches_before"]).annotate(buyers=Count("pk"))
@@ -108,6 +114,7 @@ def touches_before_purchase(
     by_channel = {
         row["channel"]: row["n"]
         for row in Touch.objects.filter(
+            filters.contacts("contact__"),
             business=business, status__in=REACHED, sent_at__isnull=False,
         )
         .annotate(first_at=first_at)
@@ -117,7 +124,7 @@ def touches_before_purchase(
         )
         .order_by().values("channel").annotate(n=Count("pk"))
     }
-    ended = _warming_ended(business, start, end)
+    ended = _warming_ended(business, start, end, filters)
     return TouchesBeforePurchase(
         buyers=sum(distribution.values()),
         distribution=dict(sorted(distribution.items())),
@@ -131,7 +138,9 @@ def touches_before_purchase(
     )
 
 
-def _warming_ended(business: Business, start: datetime, end: datetime) -> QuerySet[Contact]:
+def _warming_ended(
+    business: Business, start: datetime, end: datetime, filters: Filters
+) -> QuerySet[Contact]:
     """Contacts whose last warming enrollment ended in the period, none still live, who
     never bought; annotated with the warming touches that reached them."""
     warming = Enrollment.objects.filter(contact_id=OuterRef("pk"), chain__kind=ChainKind.WARMING)
@@ -139,7 +148,7 @@ def _warming_ended(business: Business, start: datetime, end: datetime) -> QueryS
         warming.filter(ended_at__isnull=False).order_by("-ended_at").values("ended_at")[:1]
     )
     return (
-        Contact.objects.filter(business=business)
+        Contact.objects.filter(filters.contacts(), business=business)
         .annotate(warming_ended_at=last_end)
         .filter(warming_ended_at__gte=start, warming_ended_at__lt=end)
         .exclude(Exists(warming.filter(state__in=LIVE_ENROLLMENT_STATES)))

@@ -7,5 +7,8 @@ from . import views
 app_name = "insights"
 
 urlpatterns = [
+    path("", views.index, name="index"),
     path("lapsing/", views.lapsing, name="lapsing"),
+    path("plotly-<str:version>.min.js", views.plotly_js, name="plotly"),
+    path("<slug:slug>/", views.page, name="page"),
 ]

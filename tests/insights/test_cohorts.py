@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kasatka.insights.cohorts import cohorts
-from kasatka.sales.models import Purchase
+from kasatka.insights.filters import Filters
+from kasatka.sales.models import LeadSource, Purchase
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +56,27 @@ def test_cohorts_by_first_month_repeat_rates_and_revenue(shop, other_shop):
     assert january.repeat_rate(5) == 0
     # February: Gleb again 11 months later.
     assert february.buyers == {0: 1, 11: 1} and february.repeat_rate(11) == 1
+
+
+def test_the_filters_narrow_the_cohorts(shop, alice, bob):
+    site = LeadSource.objects.create(business=shop, name="Сайт")
+
+    def owned(contact, seller, source=None):
+        contact.owner, contact.source = seller, source
+        contact.save(update_fields=["owner", "source"])
+
+    # January: Alice's Anna (site; again in February, 300), Alice's Boris (no source);
+    # Bob's Vera (site; again in February, 700 and 100).
+    owned(buys(shop, 11, (at(1, 5), 1000), (at(2, 5), 300)), alice, site)
+    owned(buys(shop, 12, (at(1, 6), 2000)), alice)
+    owned(buys(shop, 13, (at(1, 7), 4000), (at(2, 7), 700), (at(2, 9), 100)), bob, site)
+
+    # Alice: size 2 (Anna, Boris), month 1 Anna alone: 1/2, 300.
+    [january] = cohorts(shop, at(1, 1, 0), at(2, 1, 0), filters=Filters(seller=alice.pk))
+    assert january.size == 2 and january.buyers == {0: 2, 1: 1}
+    assert january.revenue == {0: Decimal(3000), 1: Decimal(300)}
+    assert january.repeat_rate(1) == pytest.approx(1 / 2)
+    # The site: Anna and Vera, both again in February: 2/2, 300 + 700 + 100 = 1,100.
+    [january] = cohorts(shop, at(1, 1, 0), at(2, 1, 0), filters=Filters(source=site.pk))
+    assert january.size == 2 and january.repeat_rate(1) == 1
+    assert january.revenue == {0: Decimal(5000), 1: Decimal(1100)}

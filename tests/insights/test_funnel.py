@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kasatka.contacts.models import Stage, StageChange
+from kasatka.insights.filters import Filters
 from kasatka.insights.funnel import funnel, funnel_by
 from kasatka.sales.models import LeadSource
 from tests import builders
@@ -75,3 +76,31 @@ def test_the_cohort_s_stages_conversions_and_step_times(shop, alice, bob, other_
 def test_an_empty_cohort_has_no_conversions(shop):
     whole = funnel(shop, *MARCH)
     assert whole.reached["lead"] == 0 and whole.conversion("new") is None
+
+
+def test_the_filters_narrow_the_cohort(shop, alice, bob):
+    site = LeadSource.objects.create(business=shop, name="Сайт")
+    # Alice: a (site) new after 2 days; b (no source) new after 6 days, regular 4 later.
+    # Bob: c (site) stays a lead; d (site) new after 10 days.
+    a = taken(shop, 11, owner=alice, source=site)
+    moved(a, Stage.LEAD, Stage.NEW, 2)
+    b = taken(shop, 12, owner=alice)
+    moved(b, Stage.LEAD, Stage.NEW, 6)
+    moved(b, Stage.NEW, Stage.REGULAR, 10)
+    taken(shop, 13, owner=bob, source=site)
+    d = taken(shop, 14, owner=bob, source=site)
+    moved(d, Stage.LEAD, Stage.NEW, 10)
+
+    # Alice: lead 2, new 2 (2 d and 6 d → 4 days), regular 1.
+    hers = funnel(shop, *MARCH, filters=Filters(seller=alice.pk))
+    assert hers.reached == {"lead": 2, "new": 2, "regular": 1, "adept": 0}
+    assert hers.step_time["new"] == timedelta(days=4)
+    # The site: a, c, d → lead 3, new 2 (2 d and 10 d → 6 days), regular 0.
+    site_line = funnel(shop, *MARCH, filters=Filters(source=site.pk))
+    assert site_line.reached == {"lead": 3, "new": 2, "regular": 0, "adept": 0}
+    assert site_line.step_time["new"] == timedelta(days=6)
+    # The site split by seller: Alice 1 lead (a, new), Bob 2 leads (d new).
+    by_seller = {line.key: line.reached for line in funnel_by(
+        shop, *MARCH, by="seller", filters=Filters(source=site.pk))}
+    assert by_seller == {alice.pk: {"lead": 1, "new": 1, "regular": 0, "adept": 0},
+                         bob.pk: {"lead": 2, "new": 1, "regular": 0, "adept": 0}}

@@ -12,8 +12,16 @@ import pytest
 from kasatka.deals.actions import create_deal, lose_deal, win_deal
 from kasatka.deals.library import ensure_default_pipeline
 from kasatka.deals.models import Answer, Nudge, NudgeState
+from kasatka.insights.filters import Filters
 from kasatka.insights.scorecard import TEAM, scorecards
-from kasatka.sales.models import LossKind, LossReason, Purchase, Visit, VisitType
+from kasatka.sales.models import (
+    LeadSource,
+    LossKind,
+    LossReason,
+    Purchase,
+    Visit,
+    VisitType,
+)
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +115,60 @@ def test_each_seller_beside_the_team(shop, alice, bob, clock):
     assert team.top_reasons[0] == ("Не перезвонил", 2)
     assert team.revenue == Decimal(92500)
     assert (team.deals_won, team.deals_lost, team.nudges_converted) == (1, 1, 1)
+
+
+def test_only_the_source_filter_narrows_the_cards(shop, alice, bob, clock):
+    clock.set(DAY)
+    site = LeadSource.objects.create(business=shop, name="Сайт")
+
+    def from_site(contact):
+        contact.source = site
+        contact.save(update_fields=["source"])
+        return contact
+
+    def visit_of(contact, seller, visit_type):
+        Visit.objects.create(
+            business=shop, contact=contact, seller=seller, occurred_at=DAY,
+            bought=visit_type in (1, 2), contacts_taken=visit_type in (1, 3),
+            visit_type=visit_type,
+        )
+
+    # Alice: a site client's visit (type 1) and another's (type 3); Bob: a site client's
+    # visit (type 4).
+    visit_of(from_site(client(shop, alice)), alice, 1)
+    visit_of(client(shop, alice), alice, 3)
+    visit_of(from_site(client(shop, bob)), bob, 4)
+    # Deals: Alice wins one with a site client, and one with another; each nudged once
+    # (answered), both won a day after the nudge: converted.
+    stages = list(ensure_default_pipeline(shop).stages.order_by("position"))
+    for contact in (from_site(client(shop, alice)), client(shop, alice)):
+        deal = create_deal(contact, "Кухня", 10000, stages[1], seller=alice, at=DAY)
+        Nudge.objects.create(business=shop, deal=deal, stage=deal.stage, seller=alice,
+                             state=NudgeState.ANSWERED, thrown_at=DAY, answer=Answer.YES,
+                             answered_at=DAY + timedelta(hours=1))
+        win_deal(deal, at=DAY + timedelta(days=1))
+    # Purchases: Alice sells 3,000 to a site client and 2,000 to another; Bob 700 to a
+    # site client.
+    for contact, seller, amount in ((from_site(client(shop, alice)), alice, 3000),
+                                    (client(shop, alice), alice, 2000),
+                                    (from_site(client(shop, bob)), bob, 700)):
+        Purchase.objects.create(business=shop, contact=contact, seller=seller,
+                                amount=Decimal(amount), purchased_at=DAY)
+
+    # The site: Alice 1 visit (type 1: capture 1/1), 1 deal won, 1 nudge thrown, answered
+    # and converted, 3,000; Bob 1 visit (type 4), 700; the team 2 visits, 3,700.
+    cards = scorecards(shop, *MARCH, filters=Filters(source=site.pk))
+    a, b, team = cards[alice.pk], cards[bob.pk], cards[TEAM]
+    assert (a.visits, a.capture_rate, a.deals_won) == (1, 1.0, 1)
+    assert (a.nudges_thrown, a.nudges_answered, a.nudges_converted) == (1, 1, 1)
+    assert a.revenue == Decimal(3000)
+    assert (b.visits, b.by_type[VisitType(4)], b.revenue) == (1, 1, Decimal(700))
+    assert (team.visits, team.revenue) == (2, Decimal(3700))
+
+    # A seller filter does not drop the team: Bob's card and the whole team stay — Alice
+    # 2 visits, 2 deals, 2 nudges, 5,000; the team 3 visits, 5,700.
+    cards = scorecards(shop, *MARCH, filters=Filters(seller=alice.pk))
+    assert (cards[alice.pk].visits, cards[alice.pk].deals_won) == (2, 2)
+    assert (cards[alice.pk].nudges_thrown, cards[alice.pk].revenue) == (2, Decimal(5000))
+    assert cards[bob.pk].revenue == Decimal(700)
+    assert (cards[TEAM].visits, cards[TEAM].revenue) == (3, Decimal(5700))

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from kasatka.insights.filters import Filters
 from kasatka.insights.sources import source_lines
 from kasatka.sales.models import LeadSource, LeadSourceCost, Purchase
 from tests import builders
@@ -86,3 +87,47 @@ def test_a_source_with_cost_and_no_lead_still_shows_its_loss(shop):
     assert (line.name, line.leads, line.cost, line.cost_per_lead) == ("ВКонтакте", 0,
                                                                       Decimal(5000), None)
     assert line.roi == Decimal("-1.0000")
+
+
+def test_the_filters_narrow_leads_and_revenue_and_a_source_keeps_its_line(shop, alice, bob):
+    yandex = LeadSource.objects.create(business=shop, name="Яндекс Директ")
+    avito = LeadSource.objects.create(business=shop, name="Авито")
+
+    def owned(tail, source, day, seller):
+        contact = lead(shop, tail, source, day)
+        contact.owner = seller
+        contact.save(update_fields=["owner"])
+        return contact
+
+    # Yandex: Alice's two leads, one bought 10,000; Bob's one lead, bought 7,000.
+    buy(shop, owned(1, yandex, 2, alice), 10000, 5)
+    owned(2, yandex, 3, alice)
+    buy(shop, owned(3, yandex, 4, bob), 7000, 6)
+    # Avito: Bob's lead, bought 2,000. Direct: Alice's lead, bought 500.
+    buy(shop, owned(4, avito, 5, bob), 2000, 7)
+    buy(shop, owned(5, None, 6, alice), 500, 8)
+    # Yandex cost 3,100 for all March; Avito 1,000 for all March.
+    for source, amount in ((yandex, 3100), (avito, 1000)):
+        LeadSourceCost.objects.create(business=shop, source=source, amount=Decimal(amount),
+                                      period_start=date(2026, 3, 1), period_end=date(2026, 3, 31))
+
+    # Alice: Yandex 2 leads, 1 client, 10,000; Avito no lead of hers, but its cost shows
+    # whole (a cost is not split by seller); direct 1 lead, 1 client, 500.
+    mine = {line.name: line for line in source_lines(shop, *MARCH,
+                                                     filters=Filters(seller=alice.pk))}
+    assert list(mine) == ["Авито", "Яндекс Директ", ""]
+    assert (mine["Яндекс Директ"].leads, mine["Яндекс Директ"].clients) == (2, 1)
+    assert mine["Яндекс Директ"].revenue == Decimal(10000)
+    assert mine["Яндекс Директ"].cost == Decimal(3100)
+    assert (mine["Авито"].leads, mine["Авито"].cost) == (0, Decimal(1000))
+    assert (mine[""].leads, mine[""].revenue) == (1, Decimal(500))
+
+    # The Yandex filter: its line only — 3 leads, 2 clients, 17,000, cost 3,100; no Avito
+    # line (though it cost money) and no direct line.
+    [line] = source_lines(shop, *MARCH, filters=Filters(source=yandex.pk))
+    assert (line.source_id, line.leads, line.clients) == (yandex.pk, 3, 2)
+    assert (line.revenue, line.cost) == (Decimal(17000), Decimal(3100))
+
+    # Bob on Yandex: 1 lead, 1 client, 7,000.
+    [line] = source_lines(shop, *MARCH, filters=Filters(seller=bob.pk, source=yandex.pk))
+    assert (line.leads, line.clients, line.revenue) == (1, 1, Decimal(7000))

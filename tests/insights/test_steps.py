@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kasatka.chains.models import Enrollment, Touch, TouchStatus
+from kasatka.insights.filters import Filters
 from kasatka.insights.steps import touch_figures
-from kasatka.sales.models import Purchase
+from kasatka.sales.models import LeadSource, Purchase
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +112,55 @@ def test_the_window_is_a_setting(shop, chain, settings):
     assert touch_figures(shop, *MARCH)[s1.pk].last_touch_purchases == 0  # 10 days > 7
     settings.KASATKA_INSIGHTS = {**settings.KASATKA_INSIGHTS, "ATTRIBUTION_DAYS": 14}
     assert touch_figures(shop, *MARCH)[s1.pk].last_touch_purchases == 1
+
+
+def test_the_filters_narrow_touches_and_attribution(shop, chain, alice, bob):
+    s1, s2, _ = chain.steps.order_by("position")
+    site = LeadSource.objects.create(business=shop, name="Сайт")
+
+    def client(tail, seller, source=None):
+        contact = builders.contact(shop, phone=f"+7916610{tail:04d}", owner=seller)
+        contact.source = source
+        contact.save(update_fields=["source"])
+        return Enrollment.objects.create(business=shop, contact=contact, chain=chain, step=s1)
+
+    # Alice's A: s1 on the 1st, s2 on the 3rd, buys 1,000 on the 4th → last s2; ½ each.
+    a = client(1, alice)
+    touch(a, s1, day(1))
+    touch(a, s2, day(3))
+    Purchase.objects.create(business=shop, contact=a.contact, amount=Decimal(1000),
+                            purchased_at=day(4))
+    # Bob's B (site): s1 on the 2nd and the 5th (replied), buys 600 on the 6th → last s1;
+    # both touches s1, so s1 takes the whole purchase weighted too.
+    b = client(2, bob, site)
+    touch(b, s1, day(2))
+    touch(b, s1, day(5), TouchStatus.REPLIED)
+    Purchase.objects.create(business=shop, contact=b.contact, amount=Decimal(600),
+                            purchased_at=day(6))
+
+    # Everyone: s1 sent 3, last touch 1 (600), weighted ½ + 1 = 1½, 500 + 600 = 1,100.
+    steps = touch_figures(shop, *MARCH)
+    assert (steps[s1.pk].sent, steps[s1.pk].last_touch_purchases) == (3, 1)
+    assert steps[s1.pk].weighted_revenue == Decimal("1100.00")
+
+    # Alice: s1 sent 1, no last touch, weighted ½ and 500; s2 sent 1, last touch 1 (1,000).
+    hers = touch_figures(shop, *MARCH, filters=Filters(seller=alice.pk))
+    assert (hers[s1.pk].sent, hers[s1.pk].replied, hers[s1.pk].last_touch_purchases) == (
+        1, 0, 0)
+    assert hers[s1.pk].weighted_purchases == pytest.approx(1 / 2)
+    assert hers[s1.pk].weighted_revenue == Decimal("500.00")
+    assert (hers[s2.pk].last_touch_purchases, hers[s2.pk].last_touch_revenue) == (
+        1, Decimal(1000))
+
+    # The site (Bob's B only): s1 sent 2, 1 replied, last touch 1 (600), weighted 1 and
+    # 600; no s2 line at all.
+    by_site = touch_figures(shop, *MARCH, filters=Filters(source=site.pk))
+    assert set(by_site) == {s1.pk}
+    assert (by_site[s1.pk].sent, by_site[s1.pk].replied) == (2, 1)
+    assert (by_site[s1.pk].last_touch_purchases, by_site[s1.pk].last_touch_revenue) == (
+        1, Decimal(600))
+    assert by_site[s1.pk].weighted_purchases == pytest.approx(1.0)
+    assert by_site[s1.pk].weighted_revenue == Decimal("600.00")
+    # By channel, the site's e-mail (s1) is the same 2 touches.
+    assert touch_figures(shop, *MARCH, "channel",
+                         filters=Filters(source=site.pk))["email"].sent == 2

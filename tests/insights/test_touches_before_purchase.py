@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kasatka.chains.models import ChainKind, Enrollment, EnrollmentState, Touch, TouchStatus
+from kasatka.insights.filters import Filters
 from kasatka.insights.touches import touches_before_purchase
-from kasatka.sales.models import Purchase
+from kasatka.sales.models import LeadSource, Purchase
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +157,54 @@ def test_an_empty_period_has_no_shares(world):
     figures = touches_before_purchase(world.shop, START, END)
     assert figures.buyers == 0 and figures.share_after_many is None
     assert figures.share_gave_up is None and figures.median is None
+
+
+def test_the_seller_and_source_filters_narrow_every_figure(world, alice, bob):
+    site = LeadSource.objects.create(business=world.shop, name="Сайт")
+
+    def mine(contact, seller, source=None):
+        contact.owner, contact.source = seller, source
+        contact.save(update_fields=["owner", "source"])
+        return contact
+
+    # Alice's buyers: Anna (site) 2 e-mails, buys 10 April; Boris (no source) 9 SMS, buys
+    # 12 April. Bob's buyer: Vera (site) 4 e-mails, buys 15 April.
+    anna = mine(world.client(20), alice, site)
+    boris = mine(world.client(21), alice)
+    vera = mine(world.client(22), bob, site)
+    world.touches(world.enrol(anna), 2)
+    world.touches(world.enrol(boris), 9, channel="sms")
+    world.touches(world.enrol(vera), 4)
+    world.buy(anna, datetime(2026, 4, 10, tzinfo=MSK))
+    world.buy(boris, datetime(2026, 4, 12, tzinfo=MSK))
+    world.buy(vera, datetime(2026, 4, 15, tzinfo=MSK))
+    # Warming ended in April without a purchase: Alice's Zoya after 1 touch (gave up),
+    # Bob's Ivan (site) after 5 (did not).
+    ended = datetime(2026, 4, 10, tzinfo=MSK)
+    zoya = mine(world.client(23), alice)
+    ivan = mine(world.client(24), bob, site)
+    world.touches(world.enrol(zoya, state=EnrollmentState.FINISHED, ended_at=ended), 1)
+    world.touches(world.enrol(ivan, state=EnrollmentState.FINISHED, ended_at=ended), 5)
+
+    # Everyone: 3 buyers (2, 4, 9 touches), 9 > 7 once; 2 ended, 1 gave up.
+    everyone = touches_before_purchase(world.shop, START, END)
+    assert everyone.distribution == {2: 1, 4: 1, 9: 1} and everyone.after_many == 1
+    assert (everyone.warming_ended, everyone.gave_up) == (2, 1)
+
+    # Alice: Anna and Boris → {2: 1, 9: 1}, e-mail 2, SMS 9, one after many, median 5.5;
+    # of the ended, Zoya only, who gave up.
+    a = touches_before_purchase(world.shop, START, END, filters=Filters(seller=alice.pk))
+    assert a.distribution == {2: 1, 9: 1} and a.by_channel == {"email": 2, "sms": 9}
+    assert (a.buyers, a.after_many, a.median) == (2, 1, 5.5)
+    assert (a.warming_ended, a.gave_up) == (1, 1)
+
+    # The site: Anna and Vera → {2: 1, 4: 1}, e-mail 6, none after many; Ivan ended, 5 > 3.
+    s = touches_before_purchase(world.shop, START, END, filters=Filters(source=site.pk))
+    assert s.distribution == {2: 1, 4: 1} and s.by_channel == {"email": 6}
+    assert (s.after_many, s.warming_ended, s.gave_up) == (0, 1, 0)
+
+    # Both: Alice's site buyers are Anna alone; no ended warming of hers from the site.
+    both = touches_before_purchase(world.shop, START, END,
+                                   filters=Filters(seller=alice.pk, source=site.pk))
+    assert both.distribution == {2: 1} and both.by_channel == {"email": 2}
+    assert both.warming_ended == 0
