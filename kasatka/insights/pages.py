@@ -109,7 +109,7 @@ def funnel_page(form: InsightFilters) -> Report:
     chart = Chart("funnel", _("From lead to adept"), [{
         "type": "funnel", "y": labels, "x": [whole.reached[s] for s in STAGES],
         "textinfo": "value+percent initial", "marker": {"color": ACCENT},
-    }], {"margin": {"l": 120, "r": 16, "t": 16, "b": 24}})
+    }], {"margin": {"l": 16, "r": 16, "t": 16, "b": 24}, "yaxis": {"automargin": True}})
     return Report(
         _("Funnel"),
         _("The contacts taken in the period and how far each got before its end: lead → new "
@@ -208,10 +208,14 @@ def steps_page(form: InsightFilters) -> Report:
     for key in sorted(per_channel, key=lambda k: str(k)):
         channels.rows.append(_touch_row(_channel(key), per_channel[key]))
     names = [row[0] for row in steps.rows]
+    # Horizontal: a step's name is long ("Прогрев после визита · 3").
     revenue = Chart("steps", _("Revenue attributed to each step"), [
-        _bar(names, [float(row[6]) for row in steps.rows], _("last touch"), ACCENT),
-        _bar(names, [float(row[8]) for row in steps.rows], _("touch-weighted"), SECOND),
-    ], {"barmode": "group", "xaxis": {"automargin": True}})
+        _bar([float(row[6]) for row in steps.rows], names, _("last touch"), ACCENT,
+             orientation="h"),
+        _bar([float(row[8]) for row in steps.rows], names, _("touch-weighted"), SECOND,
+             orientation="h"),
+    ], {"barmode": "group", "height": 120 + 34 * len(names),
+        "yaxis": {"automargin": True, "autorange": "reversed", "type": "category"}})
     ch_names = [row[0] for row in channels.rows]
     by_channel = Chart("channels", _("Sent, delivered and replied per channel"), [
         _bar(ch_names, [row[1] for row in channels.rows], _("sent"), MUTED),

@@ -12,6 +12,7 @@ import kasatka
 from kasatka.api.keys import issue_key
 from kasatka.api.models import Scope
 from kasatka.capture.models import CaptureForm
+from kasatka.insights.pages import PAGES
 from kasatka.webhooks.actions import create_subscription, send_test
 from kasatka.webhooks.models import EventType
 from tests.web.test_xss import hostile_world
@@ -61,6 +62,7 @@ def test_every_page_names_its_controls_and_fits_a_360_px_phone(
         urls += ["/capture/", f"/capture/f/{form.pk}/", "/imports/", "/exports/",
                  "/settings/webhooks/", f"/settings/webhooks/{hook.pk}/",
                  f"/settings/webhooks/deliveries/{delivery.pk}/", "/settings/api-keys/"]
+        urls += ["/insights/", *[f"/insights/{page.slug}/" for page in PAGES]]
     for url in urls:
         phone.goto(phone.base_url + url)
         phone.wait_for_load_state("networkidle")

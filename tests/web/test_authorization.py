@@ -40,6 +40,7 @@ from kasatka.deals.models import Answer, DealTask, Nudge
 from kasatka.deals.nudging import nudge_stuck_deals
 from kasatka.deals.replies import record_answer
 from kasatka.imports.actions import create_job
+from kasatka.insights.pages import PAGES
 from kasatka.sales.models import (
     LeadConversion,
     LeadSource,
@@ -77,6 +78,7 @@ class Route:
     # Public pages need no sign-in (a token, a key or a slug is the credential) and give
     # everyone the same answer: signing in grants nothing there.
     public: str | None = None
+    fixed: dict[str, Any] = field(default_factory=dict)  # URL arguments that are no object
 
 
 def R(name: str, method: str = "GET", **kwargs: Any) -> Route:  # short: the table reads better
@@ -140,6 +142,12 @@ ROUTES: list[Route] = [
     R("letters:post", "POST", cap="sell", obj="letter", scope="seller"),
     # Figures.
     R("insights:lapsing"),
+    R("insights:index", cap="insights"),
+    *[R("insights:page", cap="insights", fixed={"slug": page.slug}) for page in PAGES],
+    *[R("insights:page", cap="insights", fixed={"slug": slug}, data={"csv": table})
+      for slug, table in (("funnel", "stages"), ("sources", "sources"), ("lapse", "winback"))],
+    # Plotly's JavaScript is a static file of the installed package.
+    R("insights:plotly", public=ALLOWED, fixed={"version": "7"}),
     # Chains and settings.
     R("chains:list", cap="chains"),
     R("chains:new", cap="chains"),
@@ -308,7 +316,7 @@ class World:
 
     def kwargs(self, route: Route, target: str) -> dict[str, Any]:
         if route.obj is None:
-            return {}
+            return dict(route.fixed)
         o = self.objects[target]
         if route.obj == "slug":
             return {"slug": o["business"].slug}
