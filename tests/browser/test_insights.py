@@ -51,8 +51,8 @@ def test_every_insight_page_draws_its_charts(laptop, clock):
                 ".point path, .slice path.surface, .hm image"
             )
             assert marks.count() >= 1, f"{page.slug}: chart {i} has no marks: " + chart.evaluate(
-                "el => Array.from(el.querySelectorAll('g[class]')).map(g => g.getAttribute('class'))"
-                ".join(' | ').slice(0, 1500)")
+                "el => Array.from(el.querySelectorAll('g[class]'))"
+                ".map(g => g.getAttribute('class')).join(' | ').slice(0, 1500)")
             assert colours(chart.screenshot()) > 20, f"{page.slug}: chart {i} looks blank"
         assert laptop.locator("a.csv").count() >= 1
         assert_fits_the_screen(laptop)
