@@ -344,12 +344,14 @@ def cohorts_page(form: InsightFilters) -> Report:
         rates.rows.append([label, c.size, *shares])
         revenue.rows.append([label, c.size, *[
             c.revenue.get(m, Decimal(0)) if m <= lived else None for m in months]])
-        z.append([_pct(s) if isinstance(s, Share) else None for s in shares])
+        # Month 0 is every cohort's 100 %: the chart starts at month 1, the repeat.
+        z.append([_pct(s) if isinstance(s, Share) else None for s in shares[1:]])
     heat = Chart("heatmap", _("Repeat rate by cohort"), [{
-        "type": "heatmap", "z": z, "x": [str(m) for m in months], "y": labels,
-        "colorscale": "Blues", "hoverongaps": False, "colorbar": {"ticksuffix": " %"},
+        "type": "heatmap", "z": z, "x": [str(m) for m in months[1:]], "y": labels,
+        "colorscale": "Blues", "reversescale": True, "zmin": 0, "hoverongaps": False,
+        "colorbar": {"ticksuffix": " %"},
     }], {"xaxis": {"title": {"text": _("months since the first purchase")}, "dtick": 1},
-         "yaxis": {"autorange": "reversed", "type": "category"}})
+         "yaxis": {"autorange": "reversed", "type": "category", "automargin": True}})
     return Report(
         _("Cohorts"),
         _("Clients by the month of their first purchase: the share of them buying again in "

@@ -71,9 +71,20 @@ class Chart:
 
     @property
     def is_empty(self) -> bool:
+        """No figure in it but zeros and blanks: the page says so instead of drawing axes."""
+
+        def numbers(values: Any) -> list[float]:
+            found: list[float] = []
+            for value in values or []:
+                if isinstance(value, list):
+                    found += numbers(value)
+                elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+                    found.append(float(value))
+            return found
+
         return not any(
-            trace.get("x") or trace.get("y") or trace.get("z") or trace.get("values")
-            for trace in self.data
+            number for trace in self.data for key in ("x", "y", "z", "values")
+            for number in numbers(trace.get(key))
         )
 
 

@@ -168,3 +168,12 @@ def test_plotly_is_served_from_the_installed_package(client):
     assert response["Content-Type"] == "text/javascript"
     body = b"".join(response.streaming_content)
     assert b"plotly.js" in body[:2000] and len(body) > 1_000_000
+
+
+def test_a_chart_of_zeros_is_not_drawn():
+    from kasatka.insights.report import Chart
+
+    assert Chart("a", "a", [{"x": ["x", "y"], "y": [0, 0]}]).is_empty
+    assert Chart("b", "b", [{"z": [[None, 0], [0, None]]}]).is_empty
+    assert not Chart("c", "c", [{"x": [0, 3], "y": ["x", "y"]}]).is_empty
+    assert not Chart("d", "d", [{"z": [[None, 12.5]]}]).is_empty
