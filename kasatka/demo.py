@@ -1,9 +1,9 @@
-"""The demo business: a Russian furniture workshop with four months of history and live touches."""
+"""The demo business: a furniture workshop with its history, old clients and live touches."""
 
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,7 +31,9 @@ from kasatka.channels.base import Outcome, Result
 from kasatka.channels.call.models import CallOutcome, CallTask
 from kasatka.channels.letter.models import Letter, LetterStatus
 from kasatka.channels.registry import get_channel
+from kasatka.contacts import lifecycle
 from kasatka.contacts.actions import ConsentGrant, create_contact, record_consent
+from kasatka.contacts.lifecycle import STAGE_RANK, PurchaseFact, record_referral
 from kasatka.contacts.models import (
     Address,
     AddressKind,
@@ -42,7 +44,7 @@ from kasatka.contacts.models import (
     Contact,
     Gender,
     Purpose,
-    Stage,
+    StageChange,
 )
 from kasatka.deals.demo import DealsReplay
 from kasatka.deals.models import Deal
@@ -50,9 +52,19 @@ from kasatka.deals.nudging import nudge_stuck_deals
 from kasatka.engine.clock import ManualClock
 from kasatka.engine.clock import now as clock_now
 from kasatka.engine.worker import EngineConfig, Plan, Worker
+from kasatka.insights.lapse import due_lapses, flag_lapse, refresh_business
 from kasatka.sales.actions import record_purchase, record_visit
 from kasatka.sales.default_chains import ensure_method_chains
-from kasatka.sales.models import LeadSource, Purchase, Visit, VisitType
+from kasatka.sales.models import (
+    LeadSource,
+    LeadSourceCost,
+    LossKind,
+    LossReason,
+    Purchase,
+    Referral,
+    Visit,
+    VisitType,
+)
 
 DEMO_SLUG: Final = "kedr-demo"
 DEMO_NAME: Final = "Мебельная мастерская «Кедр»"
@@ -81,6 +93,29 @@ REPLAY_HOURS: Final = (11, 17)
 SHARE_BOUGHT: Final = 35 / 80
 REFUSED_PER_CONTACT: Final = 10 / 80
 
+# A furniture client lapses after 18 months without a purchase (the method's figure).
+LAPSE_PERIOD_DAYS: Final = 540
+# The workshop's clients from before Kasatka, imported from its books with their purchases
+# (no visits): this share of the contacts. Each bought two to four times, the last time
+# about one lapse period ago, so that some lapsed before Kasatka was switched on, some
+# lapsed since and some are about to: the win-back has work, and a history.
+OLD_CLIENTS_SHARE: Final = 0.1
+# How far around one lapse period before `now` their last purchase falls (days).
+OLD_LAST_PURCHASE: Final = (-60, 120)
+# Of the old clients, this share still buys every few months: the workshop's regulars.
+OLD_STILL_BUYING: Final = 0.35
+# Interior designers order for their clients every few weeks: this share of the showroom's
+# buyers. With the regulars still buying they make the clients' rhythms differ, as in
+# life, which the churn model (BG/NBD) needs to learn from.
+DESIGNERS: Final = 0.1
+# Of the old clients the win-back reached, this share came back and bought.
+WINBACK_RETURN: Final = 0.3
+# The replay looks for lapsed clients this often (the real worker does it all day long;
+# each look refits the churn model, half a second, so the replay looks every two weeks).
+LAPSE_CHECK: Final = timedelta(days=14)
+# A word-of-mouth visitor named the client who sent them this often: a referral.
+REFERRED_SHARE: Final = 0.25
+
 
 class DemoError(Exception):
     """The demo cannot be built as asked."""
@@ -107,6 +142,11 @@ class DemoResult:
     @property
     def visits(self) -> int:
         return sum(self.visits_by_type.values())
+
+
+def _flag(value: bool) -> str:
+    """A side type's value as a `StageChange` records it."""
+    return "true" if value else "false"
 
 
 def demo_exists() -> bool:
@@ -139,8 +179,10 @@ def build_demo(
                 )
             # Touch.step and Enrollment.step are PROTECT, so a business whose chains
             # have sent anything cannot be deleted in one cascade: its enrollments
-            # (and with them the touches and call tasks) go first.
+            # (and with them the touches and call tasks) go first; so do the visits, whose
+            # loss reasons are PROTECT too.
             Enrollment.objects.filter(business__slug=DEMO_SLUG).delete()
+            Visit.objects.filter(business__slug=DEMO_SLUG).delete()
             existing.delete()
         taken = sorted(
             User.objects.filter(username__in=[s.username for s in STAFF]).values_list(
@@ -170,15 +212,19 @@ class _Staff:
     # leave without giving contacts (a weaker seller loses more of them).
     serves: int = 0
     loses: int = 0
+    # Of the visits this seller lost, the % lost by the seller's own error.
+    errors: int = 0
 
 
 STAFF: Final[tuple[_Staff, ...]] = (
     _Staff("owner", Role.OWNER, "Андрей", "Викторович", "Соколов", "+7 916 201-10-01"),
     _Staff("elena", Role.HEAD_OF_SALES, "Елена", "Павловна", "Миронова", "+7 916 201-10-02"),
-    _Staff("marina", Role.SELLER, "Марина", "Игоревна", "Белова", "+7 916 201-10-03", 45, 20),
-    _Staff("dmitry", Role.SELLER, "Дмитрий", "Олегович", "Крылов", "+7 916 201-10-04", 35, 35),
+    _Staff("marina", Role.SELLER, "Марина", "Игоревна", "Белова", "+7 916 201-10-03", 45, 20,
+           15),
+    _Staff("dmitry", Role.SELLER, "Дмитрий", "Олегович", "Крылов", "+7 916 201-10-04", 35, 35,
+           30),
     _Staff("svetlana", Role.SELLER, "Светлана", "Николаевна", "Орлова", "+7 916 201-10-05",
-           20, 45),
+           20, 45, 45),
     _Staff("ksenia", Role.MARKETER, "Ксения", "Андреевна", "Лебедева", "+7 916 201-10-06"),
 )
 
@@ -191,15 +237,25 @@ class _Source:
     utm_medium: str
     utm_campaign: str
     weight: int
+    # What the source costs a month (a range, roubles), or once for the whole season its
+    # visitors came in; word of mouth costs nothing.
+    monthly: tuple[int, int] | None = None
+    once: int = 0
 
 
 SOURCES: Final[tuple[_Source, ...]] = (
-    _Source("Яндекс.Директ", "Контекстная реклама", "yandex", "cpc", "kedr-mebel", 30),
-    _Source("Instagram", "Социальные сети", "instagram", "social", "kedr-reels", 15),
+    _Source("Яндекс.Директ", "Контекстная реклама", "yandex", "cpc", "kedr-mebel", 30,
+            monthly=(40_000, 60_000)),
+    _Source("Instagram", "Социальные сети", "instagram", "social", "kedr-reels", 15,
+            monthly=(15_000, 25_000)),
     _Source("Сарафанное радио", "Рекомендации", "", "", "", 25),
-    _Source("Выставка «Мебель-2026»", "Выставки", "expo", "offline", "mebel-2026", 10),
-    _Source("Авито", "Доски объявлений", "avito", "classified", "kedr-avito", 20),
+    # The fair's stand and catalogues, paid once.
+    _Source("Выставка «Мебель-2026»", "Выставки", "expo", "offline", "mebel-2026", 10,
+            once=180_000),
+    _Source("Авито", "Доски объявлений", "avito", "classified", "kedr-avito", 20,
+            monthly=(5_000, 10_000)),
 )
+WORD_OF_MOUTH: Final = "Сарафанное радио"
 
 # What the showroom sells, with the price range of each (roubles).
 PRODUCTS: Final[tuple[tuple[str, int, int], ...]] = (
@@ -249,17 +305,18 @@ COMMON_PATRONYMICS: Final = (
     ("Юрьевич", "Юрьевна"),
 )
 
-# Why a visitor left without buying: objective reasons and the seller's own errors.
-LOSS_REASONS: Final[tuple[str, ...]] = (
-    "дорого, разница в цене с конкурентом",
-    "отказали в рассрочке",
-    "зашёл посмотреть, покупать не собирался",
-    "ждёт окончания ремонта",
-    "советуется с семьёй",
-    "продавец был слишком настойчив",
-    "продавец не предложил замер и образцы",
-    "не нашли нужный цвет обивки в каталоге",
-    "продавец не знал сроков изготовления",
+# Why a visitor left without buying, the workshop's own list: objective reasons and the
+# seller's own errors (a seller loses `_Staff.errors` % of the lost visits by an error).
+LOSS_REASONS: Final[tuple[tuple[str, str], ...]] = (
+    ("Дорого, разница в цене с конкурентом", LossKind.OBJECTIVE),
+    ("Отказали в рассрочке", LossKind.OBJECTIVE),
+    ("Зашёл посмотреть, покупать не собирался", LossKind.OBJECTIVE),
+    ("Ждёт окончания ремонта", LossKind.OBJECTIVE),
+    ("Советуется с семьёй", LossKind.OBJECTIVE),
+    ("Продавец был слишком настойчив", LossKind.NON_OBJECTIVE),
+    ("Продавец не предложил замер и образцы", LossKind.NON_OBJECTIVE),
+    ("Не нашли нужный цвет обивки в каталоге", LossKind.NON_OBJECTIVE),
+    ("Продавец не знал сроков изготовления", LossKind.NON_OBJECTIVE),
 )
 
 CALL_NOTES: Final[dict[str, tuple[str, ...]]] = {
@@ -554,18 +611,29 @@ class _Person:
     consents: tuple[ConsentGrant, ...]
     first_visit: datetime
     bought_first: bool
+    # A client from the workshop's books before Kasatka: these purchases, oldest first.
+    old_purchases: tuple[datetime, ...] = ()
+    # An old client who buys again once the win-back reached them.
+    won_back: bool = False
+    # An interior designer, ordering for clients every few weeks.
+    designer: bool = False
+    # Buys on promotion whenever there is one.
+    likes_discounts: bool = False
     contact: Contact | None = None
 
 
 @dataclass
 class _Event:
     at: datetime
-    kind: str  # "visit", "purchase", "unsubscribe" or "tick"
-    person: _Person | None = None
+    kind: str  # "visit", "purchase", "unsubscribe", "referral" or "tick"
+    person: _Person | None = None  # a referral's: the client who recommended
     bought: bool = False
     seller: User | None = None
     amount: Decimal | None = None
     note: str = ""
+    loss_reason: LossReason | None = None
+    on_promotion: bool = False
+    referred: _Person | None = None
     # Ties at one moment keep the order the events were planned in.
     order: int = 0
 
@@ -604,19 +672,22 @@ class _Builder:
         self.users = self._users()
         self.sellers = [u for u in self.users if u.role == Role.SELLER]
         self.sources = self._sources()
+        self._source_costs()
+        self.loss_reasons = self._loss_reasons()
         self._chain(WARMING_NAME, ChainKind.WARMING, True, WARMING)
         self._chain(LOYALTY_NAME, ChainKind.LOYALTY, False, LOYALTY)
         # The method's own chains (lead conversion, nurture, win-back) and its figures for
         # a furniture shop: a client who has not bought for 18 months is lapsing.
         ensure_method_chains(self.business)
         figures = method_settings(self.business)
-        figures.lapse_period_days = 540
+        figures.lapse_period_days = LAPSE_PERIOD_DAYS
         figures.save(update_fields=["lapse_period_days"])
         # Custom orders: deals that wait on the client, with their nudges (kasatka.deals).
         self.deals = DealsReplay(self.business, self.seed)
         people = self._people()
         for person in people:
             self._plan_person(person)
+        self._plan_referrals(people)
         self._plan_refused_visits()
         self._create_contacts(people)
         history = [e for e in self.events if e.at < self.enrol_start]
@@ -625,9 +696,10 @@ class _Builder:
         self._play_live(live)
         self._close_past_calls()
         self._post_past_letters()
-        self._settle_stages(people)
         # Deals stuck since the replay ended get today's nudges to throw.
         nudge_stuck_deals(self.now, self.business.pk)
+        # Who lapsed since the replay last looked: their win-back starts today.
+        self._detect_lapses(self.now)
         return self._result()
 
     # --- helpers --------------------------------------------------------------
@@ -717,6 +789,49 @@ class _Builder:
             for s in SOURCES
         ]
 
+    def _source_costs(self) -> None:
+        """What the paid sources cost: a bill for each calendar month the history touches
+        (the current one whole, as billed), a one-off for the whole season."""
+        # A stream of its own: how many months there are depends on `now`.
+        rng = random.Random(f"costs-{self.seed}")
+        first = self.history_start.astimezone(self.zone).date()
+        last = self.now.astimezone(self.zone).date()
+        costs: list[LeadSourceCost] = []
+        for spec, source in zip(SOURCES, self.sources, strict=True):
+            if spec.once:
+                costs.append(LeadSourceCost(
+                    business=self.business, source=source, period_start=first,
+                    period_end=last, amount=Decimal(spec.once),
+                ))
+            if spec.monthly is None:
+                continue
+            low, high = spec.monthly
+            month = first.replace(day=1)
+            while month <= last:
+                following = (month + timedelta(days=32)).replace(day=1)
+                costs.append(LeadSourceCost(
+                    business=self.business, source=source, period_start=month,
+                    period_end=following - timedelta(days=1),
+                    amount=Decimal(rng.randrange(low // 1000, high // 1000 + 1) * 1000),
+                ))
+                month = following
+        LeadSourceCost.objects.bulk_create(costs)
+
+    def _loss_reasons(self) -> list[LossReason]:
+        return LossReason.objects.bulk_create(
+            LossReason(business=self.business, name=name, kind=kind, position=i)
+            for i, (name, kind) in enumerate(LOSS_REASONS, start=1)
+        )
+
+    def _loss_reason(self, seller: User) -> LossReason:
+        """Why a visitor of this seller left: by the seller's own error `errors` % of times."""
+        errors = next(s.errors for s in STAFF if s.username == seller.username)
+        kind = LossKind.NON_OBJECTIVE if self.rng.random() * 100 < errors else LossKind.OBJECTIVE
+        return self.rng.choice([r for r in self.loss_reasons if r.kind == kind])
+
+    def _on_promotion(self, person: _Person) -> bool:
+        return self.rng.random() < (0.8 if person.likes_discounts else 0.1)
+
     def _chain(
         self, name: str, kind: str, exit_on_purchase: bool, specs: Sequence[_StepSpec]
     ) -> Chain:
@@ -800,6 +915,10 @@ class _Builder:
         source_weights = [s.weight for s in SOURCES]
         # A few of today's visitors, so that the worker has something new the moment it starts.
         recent = min(self.contacts, max(3, self.contacts // 60))
+        # The old clients come last; the first of them is always a regular who lapsed and
+        # came back after the win-back, whatever the seed.
+        first_old = self.contacts - min(round(self.contacts * OLD_CLIENTS_SHARE),
+                                        self.contacts - recent)
         people: list[_Person] = []
         for i in range(self.contacts):
             female = self.people_rng.random() < 0.58  # furniture showrooms see more women
@@ -811,10 +930,12 @@ class _Builder:
                 # From `now`, not today: the same seed and `now` always give the same data.
                 birthday = self.now.date() - timedelta(days=self.rng.randint(22 * 365, 72 * 365))
             has_email = self.rng.random() < 0.85
+            old_purchases = self._old_purchases(i == first_old) if i >= first_old else ()
             window_start = self.cutoff if i < recent else self.history_start
-            first_visit = self._moment(window_start, self.now)
+            first_visit = old_purchases[0] if old_purchases else self._moment(
+                window_start, self.now)
             assert first_visit is not None  # both windows span whole days
-            bought = self.rng.random() < SHARE_BOUGHT
+            bought = bool(old_purchases) or self.rng.random() < SHARE_BOUGHT
             roll = self.rng.random()
             purpose: str
             if roll < 0.80:
@@ -847,39 +968,78 @@ class _Builder:
                     company=self.fake_companies.company() if self.rng.random() < 0.08 else "",
                     birthday=birthday,
                     seller=self.rng.choices(self.sellers, seller_weights)[0],
+                    # The old books did not say where a client came from.
                     source=(
                         self.rng.choices(self.sources, source_weights)[0]
-                        if self.rng.random() < 0.9
+                        if self.rng.random() < 0.9 and not old_purchases
                         else None
                     ),
                     consents=consents,
                     first_visit=first_visit,
                     bought_first=bought,
+                    old_purchases=old_purchases,
+                    won_back=bool(old_purchases) and (
+                        i == first_old or self.rng.random() < WINBACK_RETURN),
+                    likes_discounts=self.rng.random() < 0.08,
+                    designer=bought and not old_purchases and self.rng.random() < DESIGNERS,
                 )
             )
         # Created in the order they came: ids grow with time, as in a real database.
         people.sort(key=lambda p: p.first_visit)
         return people
 
+    def _old_purchases(self, lapsed_lately: bool) -> tuple[datetime, ...]:
+        """When an old client bought: a regular still buying every few months; or one who
+        bought two to four times, some weeks or months apart, the last time around one
+        lapse period before `now` (`lapsed_lately`: three times, lapsed a few weeks ago)."""
+        if not lapsed_lately and self.rng.random() < OLD_STILL_BUYING:
+            moment = self._moment(self._days_ago(1100), self._days_ago(700))
+            still: list[datetime] = []
+            while moment is not None and moment < self.now:
+                still.append(moment)
+                step = timedelta(days=self.rng.randint(60, 200))
+                moment = self._moment(moment + step, moment + step + timedelta(days=1))
+            return tuple(still)
+        count = 3 if lapsed_lately else self.rng.choices((2, 3, 4), (30, 45, 25))[0]
+        low, high = (20, 35) if lapsed_lately else OLD_LAST_PURCHASE
+        lapse_ago = self._days_ago(LAPSE_PERIOD_DAYS)
+        moment = self._moment(lapse_ago - timedelta(days=high), lapse_ago - timedelta(days=low))
+        assert moment is not None
+        times = [moment]
+        for _i in range(count - 1):
+            gap = timedelta(days=self.rng.randint(40, 160))
+            moment = self._moment(times[-1] - gap - timedelta(days=1), times[-1] - gap)
+            assert moment is not None  # a whole day
+            times.append(moment)
+        return tuple(reversed(times))
+
     def _plan_person(self, person: _Person) -> None:
         t0 = person.first_visit
+        if person.old_purchases:
+            self._plan_old_client(person)
+            return
         product, amount = self._price()
         if person.bought_first:
-            self._add(_Event(t0, "visit", person, True, person.seller, amount, product))
-            # Some come back for more: another room, a chest of drawers to match.
+            self._add(_Event(t0, "visit", person, True, person.seller, amount, product,
+                             on_promotion=self._on_promotion(person)))
+            # Some come back for more: another room, a chest of drawers to match; a
+            # designer orders for the next client's flat.
             at = t0
-            while self.rng.random() < 0.2:
-                at_next = self._moment(at + timedelta(days=10), at + timedelta(days=100))
+            again, soonest, latest = (0.95, 7, 21) if person.designer else (0.2, 10, 100)
+            while self.rng.random() < again:
+                at_next = self._moment(at + timedelta(days=soonest), at + timedelta(days=latest))
                 if at_next is None or at_next >= self.now:
                     break
                 at = at_next
                 product, amount = self._price(cheap=self.rng.random() < 0.5)
+                what = "Заказ дизайнера для клиента" if person.designer else (
+                    "Повторный заказ по телефону")
                 self._add(_Event(at, "purchase", person, True, person.seller, amount,
-                                 f"Повторный заказ по телефону: {product}"))
+                                 f"{what}: {product}", on_promotion=self._on_promotion(person)))
         else:
-            reason = self.rng.choice(LOSS_REASONS)
             self._add(_Event(t0, "visit", person, False, person.seller, None,
-                             f"Смотрели: {product}. Не купили: {reason}"))
+                             f"Смотрели: {product}",
+                             loss_reason=self._loss_reason(person.seller)))
             # Warming works on some: they come back and buy within the month.
             if self.rng.random() < 0.22:
                 back = self._moment(t0 + timedelta(days=3), min(t0 + timedelta(days=28), self.now))
@@ -888,11 +1048,57 @@ class _Builder:
                     # which keeps the visit types near the method's 35/10/45/10.
                     amount = self._price(product=product)[1]
                     self._add(_Event(back, "purchase", person, True, person.seller, amount,
-                                     f"Заказ после замера: {product}"))
+                                     f"Заказ после замера: {product}",
+                                     on_promotion=self._on_promotion(person)))
         if person.email and self.rng.random() < 0.03:
             gone = self._moment(t0 + timedelta(days=4), min(t0 + timedelta(days=25), self.now))
             if gone is not None:
                 self._add(_Event(gone, "unsubscribe", person))
+
+    def _plan_old_client(self, person: _Person) -> None:
+        """The purchases in the old books, and the return of one the win-back reached."""
+        for at in person.old_purchases:
+            product, amount = self._price()
+            note = f"Из старой базы: {product}" if at < self.history_start else (
+                f"Заказ постоянного клиента: {product}")
+            self._add(_Event(at, "purchase", person, True, person.seller, amount, note,
+                             on_promotion=self._on_promotion(person)))
+        if not person.won_back:
+            return
+        # The replay looked first when Kasatka started, then every LAPSE_CHECK: that and a
+        # day after the lapse (or the start) the win-back has reached them.
+        lapsed = person.old_purchases[-1] + timedelta(days=LAPSE_PERIOD_DAYS)
+        reached = max(lapsed, self.enrol_start) + LAPSE_CHECK + timedelta(days=1)
+        back = self._moment(reached, min(reached + timedelta(days=30), self.now))
+        if back is not None:
+            product, amount = self._price(cheap=self.rng.random() < 0.5)
+            self._add(_Event(back, "purchase", person, True, person.seller, amount,
+                             f"Вернулись после звонка: {product}",
+                             on_promotion=self._on_promotion(person)))
+
+    def _plan_referrals(self, people: list[_Person]) -> None:
+        """Some word-of-mouth visitors name the client who sent them: a referral, which
+        makes that client an adept. Long-standing clients recommend us more."""
+        first_bought: dict[int, datetime] = {}
+        for e in self.events:
+            if e.person is not None and e.bought:
+                key = id(e.person)
+                first_bought[key] = min(e.at, first_bought.get(key, e.at))
+        clients = [p for p in people if id(p) in first_bought]
+        for person in people:
+            if person.source is None or person.source.name != WORD_OF_MOUTH:
+                continue
+            if self.rng.random() >= REFERRED_SHARE:
+                continue
+            known = [c for c in clients if first_bought[id(c)] < person.first_visit]
+            if not known:
+                continue
+            weights = [5 if c.old_purchases else 1 for c in known]
+            referrer = self.rng.choices(known, weights)[0]
+            came = "пришла" if person.gender == Gender.FEMALE else "пришёл"
+            self._add(_Event(person.first_visit, "referral", referrer,
+                             note=f"{person.first_name} {person.last_name} {came} по рекомендации",
+                             referred=person))
 
     def _plan_refused_visits(self) -> None:
         """Visitors who gave no contacts: counted for the sellers' capture rate, nothing sent."""
@@ -905,11 +1111,12 @@ class _Builder:
                 seller = self.rng.choices(self.sellers, weights)[0]
                 product, amount = self._price()
                 if bought:
-                    note = f"Купили: {product}. Контакты оставить отказались"
+                    self._add(_Event(at, "visit", None, True, seller, amount,
+                                     f"Купили: {product}. Контакты оставить отказались"))
                 else:
-                    note = f"Смотрели: {product}. Не купили: {self.rng.choice(LOSS_REASONS)}"
-                self._add(_Event(at, "visit", None, bought, seller,
-                                 amount if bought else None, note))
+                    self._add(_Event(at, "visit", None, False, seller, None,
+                                     f"Смотрели: {product}",
+                                     loss_reason=self._loss_reason(seller)))
 
     def _create_contacts(self, people: list[_Person]) -> None:
         paper_age = self.business.paper_from_age or 0
@@ -950,6 +1157,7 @@ class _Builder:
         visits: list[Visit] = []
         purchases: list[Purchase] = []
         consents: list[Consent] = []
+        referrals: list[Referral] = []
         for e in events:
             contact = e.person.contact if e.person else None
             if e.kind == "visit":
@@ -959,7 +1167,7 @@ class _Builder:
                         business=self.business, contact=contact, seller=e.seller,
                         occurred_at=e.at, bought=e.bought, contacts_taken=taken,
                         visit_type=VisitType.classify(e.bought, taken), amount=e.amount,
-                        note=e.note,
+                        loss_reason=e.loss_reason, note=e.note,
                     )
                 )
             if contact is not None and e.bought and e.amount is not None:
@@ -967,6 +1175,7 @@ class _Builder:
                     Purchase(
                         business=self.business, contact=contact, amount=e.amount,
                         purchased_at=e.at, seller=e.seller, note=e.note[:300],
+                        on_promotion=e.on_promotion,
                     )
                 )
             if e.kind == "unsubscribe" and contact is not None:
@@ -978,9 +1187,60 @@ class _Builder:
                         recorded_at=e.at,
                     )
                 )
+            if e.kind == "referral" and contact is not None and e.referred is not None:
+                referrals.append(
+                    Referral(
+                        business=self.business, referrer=contact, referred=e.referred.contact,
+                        note=e.note, recorded_at=e.at,
+                    )
+                )
         Visit.objects.bulk_create(visits)
         Purchase.objects.bulk_create(purchases)
         Consent.objects.bulk_create(consents)
+        Referral.objects.bulk_create(referrals)
+        self._settle_history(purchases, referrals)
+
+    def _settle_history(self, purchases: list[Purchase], referrals: list[Referral]) -> None:
+        """The stages and side types the history earned, each move a `StageChange` as
+        `lifecycle.recompute` records it at each purchase and referral (bulk, not one
+        recompute per fact: the rules are the lifecycle's own `standing`)."""
+        settings = method_settings(self.business)
+        facts: dict[int, list[tuple[datetime, str, Purchase | None]]] = defaultdict(list)
+        for p in purchases:
+            facts[p.contact_id].append((p.purchased_at, f"purchase #{p.pk}", p))
+        for r in referrals:
+            facts[r.referrer_id].append((r.recorded_at, f"referral #{r.pk}", None))
+        contacts = Contact.objects.in_bulk(list(facts))
+        changes: list[StageChange] = []
+
+        def change(contact: Contact, name: str, old: str, new: str, cause: str,
+                   at: datetime) -> None:
+            changes.append(StageChange(
+                business=self.business, contact=contact, field=name, old=old, new=new,
+                cause=cause, changed_at=at,
+            ))
+
+        for pk, timeline in facts.items():
+            contact = contacts[pk]
+            bought: list[PurchaseFact] = []
+            referred = False
+            for at, cause, purchase in sorted(timeline, key=lambda f: f[0]):
+                if purchase is None:
+                    referred = True
+                else:
+                    bought.append(PurchaseFact(purchase.purchased_at, purchase.on_promotion))
+                earned = lifecycle.standing(bought, contact.created_at, referred, settings)
+                # Data only grows here: a stage moves forward, the flags follow the data.
+                if STAGE_RANK[earned.stage] > STAGE_RANK[contact.stage]:
+                    change(contact, "stage", contact.stage, earned.stage, cause, at)
+                    contact.stage = earned.stage
+                for flag in lifecycle.FLAGS:
+                    value: bool = getattr(earned, flag)
+                    if value != getattr(contact, flag):
+                        change(contact, flag, _flag(not value), _flag(value), cause, at)
+                        setattr(contact, flag, value)
+        StageChange.objects.bulk_create(changes)
+        Contact.objects.bulk_update(contacts.values(), ["stage", *lifecycle.FLAGS])
 
     def _play_live(self, events: list[_Event]) -> None:
         """The last weeks through the real actions, with the engine working as time passes."""
@@ -995,8 +1255,12 @@ class _Builder:
                 if self.enrol_start <= tick <= self.cutoff:
                     ticks.append(_Event(tick, "tick", order=-1))
             day += timedelta(days=1)
+        look = self.enrol_start
         for e in sorted(events + ticks, key=lambda e: (e.at, e.order)):
             if e.kind == "tick":
+                if e.at >= look:
+                    self._detect_lapses(e.at)
+                    look = e.at + LAPSE_CHECK
                 replay.advance_to(e.at)
                 self.deals.tick(e.at)
                 replay.advance_to(e.at)  # the nudges just thrown go out
@@ -1006,13 +1270,16 @@ class _Builder:
                 record_visit(
                     contact, business_id=self.business.pk, bought=e.bought,
                     contacts_taken=contact is not None, seller=e.seller, amount=e.amount,
-                    note=e.note, at=e.at,
+                    loss_reason=e.loss_reason, note=e.note, at=e.at, on_promotion=e.on_promotion,
                 )
                 if contact is not None and not e.bought and self.deals.wants_deal():
                     # A custom piece: the seller sends the price list or a proposal.
                     self.deals.open_deal(contact, e.seller, e.at)
             elif e.kind == "purchase" and contact is not None and e.amount is not None:
-                record_purchase(contact, e.amount, e.seller, e.at, e.note[:300])
+                record_purchase(contact, e.amount, e.seller, e.at, e.note[:300],
+                                on_promotion=e.on_promotion)
+            elif e.kind == "referral" and contact is not None and e.referred is not None:
+                record_referral(contact, e.referred.contact, e.note, e.at)
             elif e.kind == "unsubscribe" and contact is not None:
                 record_consent(
                     contact, Channel.EMAIL, Purpose.COMMERCIAL, ConsentStatus.WITHDRAWN,
@@ -1060,33 +1327,20 @@ class _Builder:
             letter.posted_by = owner
             letter.save(update_fields=["status", "printed_at", "posted_at", "posted_by"])
 
-    def _settle_stages(self, people: list[_Person]) -> None:
-        """Funnel stages and side types from what each contact did."""
-        counts = dict(
-            Purchase.objects.filter(business=self.business)
-            .values("contact_id")
-            .annotate(n=Count("id"))
-            .values_list("contact_id", "n")
+    def _detect_lapses(self, at: datetime) -> None:
+        """`insights.lapse.detect_lapses` for the demo alone: rescore its clients, flag who
+        lapsed, start their win-back and their sellers' calls. Another business's clients
+        are not the demo's to flag."""
+        refresh_business(self.business, at)
+        due = due_lapses(self.business, at)
+        chain = (
+            Chain.objects.filter(business=self.business, kind=ChainKind.WINBACK, is_active=True)
+            .order_by("id")
+            .first()
         )
-        by_stage: dict[str, list[int]] = {s: [] for s in Stage.values}
-        discount: list[int] = []
-        impulsive: list[int] = []
-        for person in people:
-            assert person.contact is not None
-            pk = person.contact.pk
-            n = counts.get(pk, 0)
-            stage: str = Stage.LEAD if n == 0 else Stage.NEW if n == 1 else Stage.REGULAR
-            if stage == Stage.REGULAR and self.rng.random() < 0.25:
-                stage = Stage.ADEPT  # regulars who keep sending friends
-            by_stage[stage].append(pk)
-            if self.rng.random() < 0.06:
-                discount.append(pk)
-            if person.bought_first and self.rng.random() < 0.15:
-                impulsive.append(pk)
-        for stage, pks in by_stage.items():
-            Contact.objects.filter(pk__in=pks).update(stage=stage)
-        Contact.objects.filter(pk__in=discount).update(is_discount_lover=True)
-        Contact.objects.filter(pk__in=impulsive).update(is_impulsive=True)
+        for risk in due:
+            risk.contact.business = self.business
+            flag_lapse(risk, chain, at)
 
     def _result(self) -> DemoResult:
         b = self.business

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models import F
 
-from kasatka.accounts.models import Business, Role, User
+from kasatka.accounts.models import Business, Role, User, method_settings
 from kasatka.chains.actions import enroll
 from kasatka.chains.models import Chain, ChainKind, Enrollment, EnrollmentState, Touch, TouchStatus
 from kasatka.channels.call.models import CallTask
-from kasatka.contacts.models import Address, AddressKind, Contact
+from kasatka.contacts.lifecycle import is_regular
+from kasatka.contacts.models import Address, AddressKind, Contact, Stage, StageChange
 from kasatka.contacts.names import infer_gender
 from kasatka.demo import (
     DEMO_OWNER,
@@ -24,7 +27,12 @@ from kasatka.demo import (
     build_demo,
 )
 from kasatka.engine.worker import EngineConfig, Worker
-from kasatka.sales.models import LeadSource, Purchase, Visit, VisitType
+from kasatka.insights.funnel import STAGES, funnel
+from kasatka.insights.models import ClientRisk
+from kasatka.insights.scorecard import TEAM, scorecards
+from kasatka.insights.sources import source_lines
+from kasatka.insights.winback import lapsing_now, winback_results
+from kasatka.sales.models import LeadSource, LeadSourceCost, Purchase, Referral, Visit, VisitType
 from tests import builders
 
 pytestmark = pytest.mark.django_db
@@ -152,12 +160,21 @@ def test_recent_type_3_visitors_are_being_warmed(demo, clock):
     assert oldest is not None and oldest.enrolled_at >= clock.now() - timedelta(days=46)
 
 
-def test_purchases_are_furniture_prices_within_the_last_120_days(demo, clock):
-    purchases = list(Purchase.objects.filter(business=demo.business))
+def test_purchases_are_furniture_prices_within_the_last_120_days_or_from_the_old_books(
+    demo, clock
+):
+    purchases = list(Purchase.objects.filter(business=demo.business).select_related("contact"))
     assert purchases and len(purchases) == demo.purchases
     for p in purchases:
-        assert clock.now() - timedelta(days=120) <= p.purchased_at <= clock.now()
+        assert p.purchased_at <= clock.now()
         assert Decimal(15_000) <= p.amount <= Decimal(350_000)
+        if p.purchased_at < clock.now() - timedelta(days=120):
+            # Before the showroom's history: an old client, imported from the workshop's
+            # books with no visits. The oldest lapsed one bought last 540 + 120 days ago and
+            # up to three times before that, each at most 161 days earlier: 1143 days.
+            assert p.note.startswith("Из старой базы"), p.note
+            assert not p.contact.visits.exists()
+            assert p.purchased_at >= clock.now() - timedelta(days=1143)
     repeat = [c for c in Contact.objects.filter(business=demo.business) if c.purchases.count() > 1]
     assert repeat, "some clients come back for more"
 
@@ -290,3 +307,119 @@ def test_older_clients_got_the_new_collection_on_paper(clock):
         or not t.contact.addresses.filter(kind=AddressKind.POSTAL).exists()
         for t in younger_on_the_step.select_related("contact")
     )
+
+
+# --- what the insight pages show --------------------------------------------------------
+
+
+def test_the_funnel_reaches_every_stage_as_the_purchases_and_referrals_say(demo, clock):
+    b = demo.business
+    settings = method_settings(b)
+    times: dict[int, list] = defaultdict(list)
+    for contact_id, at in Purchase.objects.filter(business=b).values_list(
+        "contact_id", "purchased_at"
+    ):
+        times[contact_id].append(at)
+    regulars = {pk for pk, when in times.items() if is_regular(sorted(when), settings)}
+    referrers = set(Referral.objects.filter(business=b).values_list("referrer_id", flat=True))
+
+    # Every contact was taken within the last five years (the oldest bought 1143 days ago).
+    line = funnel(b, clock.now() - timedelta(days=5 * 365), clock.now() + timedelta(seconds=1))
+
+    # A stage reached counts the contacts at it or beyond: a referral makes an adept, and
+    # every referrer had bought before, so adepts are among the new and the regular.
+    assert line.reached[Stage.LEAD] == demo.contacts
+    assert line.reached[Stage.NEW] == len(set(times) | referrers) > 0
+    assert line.reached[Stage.REGULAR] == len(regulars | referrers) > 0
+    assert line.reached[Stage.ADEPT] == len(referrers) > 0
+    assert line.reached[Stage.NEW] < line.reached[Stage.LEAD]
+    assert all(line.step_time[stage] is not None for stage in STAGES[1:])
+
+    # Each contact stands where its last stage change took it (a lead has none).
+    last: dict[int, str] = {}
+    for contact_id, new in StageChange.objects.filter(business=b, field="stage").order_by(
+        "changed_at", "pk"
+    ).values_list("contact_id", "new"):
+        last[contact_id] = new
+    for pk, stage in Contact.objects.filter(business=b).values_list("pk", "stage"):
+        assert stage == last.get(pk, Stage.LEAD), pk
+    # The side types follow the data as well: whoever bought at the first visit is impulsive.
+    impulsive = set(
+        Contact.objects.filter(business=b, is_impulsive=True).values_list("pk", flat=True)
+    )
+    bought_at_once = set(
+        Visit.objects.filter(business=b, visit_type=VisitType.BOUGHT_CONTACTS_TAKEN)
+        .values_list("contact_id", flat=True)
+    )
+    assert bought_at_once and bought_at_once <= impulsive
+
+
+def test_paid_sources_have_monthly_bills_and_a_return_on_them(demo, clock):
+    b = demo.business
+    yandex = LeadSource.objects.get(business=b, name="Яндекс.Директ")
+    bills = list(LeadSourceCost.objects.filter(source=yandex).order_by("period_start"))
+    # Whole calendar months, one after another, from the history's first month to this one.
+    today = clock.now().astimezone(b.zone).date()
+    first = (clock.now() - timedelta(days=120)).astimezone(b.zone).date()
+    assert bills[0].period_start == first.replace(day=1)
+    assert bills[-1].period_start == today.replace(day=1)
+    for bill, following in zip(bills, [*bills[1:], None], strict=True):
+        assert bill.period_start.day == 1
+        assert (bill.period_end + timedelta(days=1)).day == 1
+        if following is not None:
+            assert following.period_start == bill.period_end + timedelta(days=1)
+        assert Decimal(40_000) <= bill.amount <= Decimal(60_000)
+    assert not LeadSourceCost.objects.filter(source__name="Сарафанное радио").exists()
+
+    # Last month, whole: the source cost exactly its bill.
+    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    start = datetime.combine(month, time(), tzinfo=b.zone)
+    end = datetime.combine(today.replace(day=1), time(), tzinfo=b.zone)
+    lines = {line.name: line for line in source_lines(b, start, end)}
+    paid = lines["Яндекс.Директ"]
+    assert paid.cost == next(x.amount for x in bills if x.period_start == month)
+    assert paid.cost_per_lead is not None and paid.roi is not None
+    assert (paid.roi > 0) == (paid.revenue > paid.cost)
+    word_of_mouth = lines.get("Сарафанное радио")
+    assert word_of_mouth is None or (word_of_mouth.cost == 0 and word_of_mouth.roi is None)
+
+
+def test_some_clients_are_lapsing_now_and_some_came_back_after_the_win_back(demo, clock):
+    b = demo.business
+    now = lapsing_now(b)
+    assert now.clients > 0
+    lapsed = list(ClientRisk.objects.filter(business=b, flagged_for=F("last_purchase_at")))
+    assert len(lapsed) == now.clients
+    for risk in lapsed:
+        # The furniture workshop's lapse period: 18 months without a purchase.
+        assert clock.now() - risk.last_purchase_at > timedelta(days=540)
+        assert risk.purchase_days >= 2
+        assert Enrollment.objects.filter(contact_id=risk.contact_id,
+                                         chain__kind=ChainKind.WINBACK).exists()
+        assert CallTask.objects.filter(contact_id=risk.contact_id).exists()
+
+    total = winback_results(b, clock.now() - timedelta(days=120),
+                            clock.now() + timedelta(seconds=1))[-1]
+    assert total.enrolled > total.returned > 0
+    assert total.revenue > 0 and total.touches_sent > 0
+    # Those who came back bought after their lapse, so they are not lapsing any more.
+    back = ClientRisk.objects.filter(
+        business=b, flagged_for__isnull=False, flagged_for__lt=F("last_purchase_at")
+    )
+    assert back.exists()
+
+
+def test_every_seller_has_visits_of_each_type_lost_sales_deals_and_nudges(demo, clock):
+    cards = scorecards(demo.business, clock.now() - timedelta(days=120),
+                       clock.now() + timedelta(seconds=1))
+    sellers = User.objects.filter(business=demo.business, role=Role.SELLER)
+    for seller in sellers:
+        card = cards[seller.pk]
+        assert all(card.by_type[t] > 0 for t in VisitType.values), seller.username
+        # Every visit lost has its reason from the workshop's list.
+        assert card.losses == card.by_type[3] + card.by_type[4] > 0
+    # Lost for reasons outside the seller's control and by the sellers' own errors.
+    team = cards[TEAM]
+    assert 0 < team.non_objective < team.losses
+    # A small demo closes only a few deals (the full one wins and loses some every month).
+    assert team.deals_won + team.deals_lost > 0 and team.nudges_thrown > 0
