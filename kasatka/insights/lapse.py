@@ -217,12 +217,13 @@ def score(
                 lapse_after = timedelta(days=usual * factor)
         last_at = history.last_at[stops[i]]
         average = float(spent[i]) / float(days_bought[i])
-        if model is not None:
-            purchases_ahead: float | None = float(expected[i])
-            value = average * float(expected[i])
-        else:
-            purchases_ahead = None
-            value = average * horizon_days / usual if usual else 0.0
+        purchases_ahead: float | None = None
+        # The client's own rhythm; also when the model's expectation is not a number (a fit
+        # on look-alike buyers can run r and α off to ~1e7, where eq. (10) gives NaN).
+        value = average * horizon_days / usual if usual else 0.0
+        if model is not None and np.isfinite(expected[i]):
+            purchases_ahead = float(expected[i])
+            value = average * purchases_ahead
         rows.append(
             ClientRisk(
                 business=business,

@@ -297,3 +297,24 @@ def test_a_quiet_minute_costs_a_handful_of_queries(
     # The businesses; then per business: settings, model state, newest purchase, due lapses.
     with django_assert_num_queries(5):
         assert detect_lapses(clock.now()) == 0
+
+
+def test_a_model_whose_expectation_is_not_a_number_falls_back_to_the_clients_rhythm(
+    shop, alice, clock
+):
+    """A fit on look-alike buyers can run r and α off to millions; eq. (10) then gives NaN,
+    and the value at risk must not silently become 0."""
+    from kasatka.insights.lapse import load_history, score
+
+    settings = _settings(shop, lapse_period_days=30)
+    client = contact(shop, email="r@example.com", owner=alice)
+    # Three purchases of 2,000, 10 days apart: the usual gap is 10 days.
+    for days_ago in (20, 10, 0):
+        record_purchase(client, Decimal("2000.00"), alice, clock.now() - timedelta(days=days_ago))
+    runaway = bgnbd.BGNBD(r=3e6, alpha=5e7, a=0.5, b=2.0)
+    history = load_history(shop, clock.now())
+    [risk] = score(shop, settings, runaway, history, clock.now())
+    assert risk.expected_purchases is None
+    # 2,000 a purchase day × (the regular period / 10 days).
+    expected = Decimal(2000 * settings.regular_period_days / 10).quantize(Decimal("0.01"))
+    assert risk.value_at_risk == expected > 0
