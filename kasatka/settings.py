@@ -138,6 +138,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test-kasatka-{os.getpid()}.sqlite3")}
 else:
     _db["TEST"] = {"NAME": f"test_{_db.get('NAME') or 'kasatka'}_{os.getpid()}"}
+    if _db["ENGINE"] in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"):
+        # JIT off for Kasatka's connections: its queries are short aggregations, and on a big
+        # book their inflated cost estimates made PostgreSQL spend 0.2-0.9 s compiling each
+        # (docs/performance.md, "Insights"). A `-c` in DATABASE_URL's options is kept.
+        options = _db.setdefault("OPTIONS", {})
+        options["options"] = " ".join(filter(None, [options.get("options"), "-c jit=off"]))
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -272,7 +278,11 @@ KASATKA_TASKS: dict[str, Any] = {
     # Seconds a task worker sleeps when nothing is ready.
     "IDLE_SECONDS": float(os.environ.get("KASATKA_TASK_IDLE_SECONDS", "1")),
     # Work kept in tables of its own that the task worker sweeps, this often (seconds).
-    "SWEEPS": ["kasatka.capture.actions.process_inbox", "kasatka.webhooks.delivery.deliver_due"],
+    "SWEEPS": [
+        "kasatka.capture.actions.process_inbox",
+        "kasatka.webhooks.delivery.deliver_due",
+        "kasatka.insights.journey.refresh_step",
+    ],
     "SWEEP_SECONDS": float(os.environ.get("KASATKA_TASK_SWEEP_SECONDS", "1")),
 }
 
@@ -320,6 +330,11 @@ KASATKA_INSIGHTS = {
     "DEFAULT_DAYS": env_int("KASATKA_INSIGHTS_DEFAULT_DAYS", 30),
     "COHORT_MONTHS": env_int("KASATKA_INSIGHTS_COHORT_MONTHS", 12),
     "MAX_PERIOD_DAYS": env_int("KASATKA_INSIGHTS_MAX_PERIOD_DAYS", 1096),
+    # A business with this many contacts gets the touches-before-purchase rollup, rebuilt
+    # by the task worker every ROLLUP_MINUTES, ROLLUP_CHUNK contacts a sweep.
+    "ROLLUP_CONTACTS": env_int("KASATKA_INSIGHTS_ROLLUP_CONTACTS", 100_000),
+    "ROLLUP_MINUTES": env_int("KASATKA_INSIGHTS_ROLLUP_MINUTES", 60),
+    "ROLLUP_CHUNK": env_int("KASATKA_INSIGHTS_ROLLUP_CHUNK", 5000),
 }
 
 # --- The REST API -------------------------------------------------------------

@@ -201,8 +201,11 @@ class BGNBD:
         if abs(a - 1.0) < 1e-9:
             a = 1.0 + 1e-9  # eq. (10) has a removable singularity at a = 1
         z = horizon / (alpha + Ta + horizon)
-        series = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + xa - 1.0, z)
-        bracket = 1.0 - (1.0 - z) ** (a - 1.0) * series
+        # With r and α run off to millions the series overflows: NaN, which the caller
+        # replaces with the client's own rhythm (lapse.score); no warning for it.
+        with np.errstate(invalid="ignore", over="ignore"):
+            series = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + xa - 1.0, z)
+            bracket = 1.0 - (1.0 - z) ** (a - 1.0) * series
         alive_share = expit(-_log_dead_odds(self.params, xa, ta, Ta))
         result: FloatArray = (a + b + xa - 1.0) / (a - 1.0) * bracket * alive_share
         return result

@@ -116,3 +116,62 @@ class ClientRisk(BusinessScoped):
     @property
     def is_lapsed(self) -> bool:
         return self.flagged_for is not None and self.flagged_for == self.last_purchase_at
+
+
+class Journey(BusinessScoped):
+    """A rollup of one contact's way to the first purchase, for the "touches before purchase"
+    figures of a big book (docs/insights.md): rebuilt in the background by
+    `insights.journey.refresh_step`, and read instead of the touches when it is complete.
+
+    Each value is what `insights.touches` computes from the touches and purchases, as of
+    the rebuild that wrote it.
+    """
+
+    contact = models.OneToOneField(
+        "contacts.Contact", on_delete=models.CASCADE, primary_key=True, related_name="journey",
+    )
+    first_purchase_at = models.DateTimeField(null=True)
+    touches_before = models.PositiveIntegerField(default=0)  # reached, taken → first purchase
+    warming_ended_at = models.DateTimeField(null=True)  # the last warming enrollment's end
+    warming_live = models.BooleanField(default=False)  # a warming enrollment still runs
+    warming_touches = models.PositiveIntegerField(default=0)  # reached, of warming chains
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["business", "first_purchase_at"], name="journey_first_buy"),
+            models.Index(fields=["business", "warming_ended_at"], name="journey_warming_end"),
+        ]
+
+
+class JourneyChannel(BusinessScoped):
+    """Touches before the first purchase of one contact, per channel (see `Journey`)."""
+
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="+",
+    )
+    first_purchase_at = models.DateTimeField()
+    channel = models.CharField(max_length=10)
+    touches = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["business", "first_purchase_at"], name="journey_channel_buy"),
+        ]
+
+
+class JourneyRebuild(BusinessScoped):
+    """Where the background rebuild of a business's journeys is, and the last complete one.
+
+    A rebuild walks the contacts by id in chunks; rows of a contact are replaced in one
+    transaction, so a reader sees a contact's old or new rows, never half. `complete_as_of`
+    is the start of the last rebuild that reached the end: the figures are as of then.
+    """
+
+    started_at = models.DateTimeField(null=True)
+    cursor = models.BigIntegerField(default=0)  # the last contact id done in this rebuild
+    complete_as_of = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["business"], name="journey_rebuild_one_per_business")
+        ]

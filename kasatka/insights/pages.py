@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.utils import formats, timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -23,6 +24,7 @@ from kasatka.chains.models import Step
 from kasatka.contacts.models import Channel, Stage
 from kasatka.sales.models import LeadSource, VisitType
 
+from . import journey
 from .cohorts import cohorts
 from .forms import InsightFilters
 from .funnel import STAGES, Funnel, funnel, funnel_by
@@ -123,7 +125,17 @@ def funnel_page(form: InsightFilters) -> Report:
 
 def touches_page(form: InsightFilters) -> Report:
     business, (start, end), chosen = form.business, form.period, form.filters
-    found = touches_before_purchase(business, start, end, filters=chosen)
+    note = ""
+    as_of = journey.complete_as_of(business)
+    if as_of is not None:  # a big book: the rollup the task worker keeps
+        found = journey.touches_before_purchase(business, start, end, filters=chosen)
+        note = _("Computed from the touches and purchases as of %(moment)s; refreshed every "
+                 "%(minutes)s minutes.") % {
+            "moment": formats.date_format(timezone.localtime(as_of, business.zone),
+                                          "SHORT_DATETIME_FORMAT"),
+            "minutes": settings.KASATKA_INSIGHTS["ROLLUP_MINUTES"]}
+    else:
+        found = touches_before_purchase(business, start, end, filters=chosen)
     distribution = Table(
         "distribution", _("Touches before the first purchase"),
         [_("touches"), _("buyers"), _("share of buyers")],
@@ -160,7 +172,7 @@ def touches_page(form: InsightFilters) -> Report:
           "the contact was taken. Bars past the method's figure are the sales a seller who "
           "stops early never makes."),
         charts=[chart, by_channel], tables=[summary, distribution, channels],
-        empty=not found.buyers and not found.warming_ended,
+        empty=not found.buyers and not found.warming_ended, note=note,
     )
 
 

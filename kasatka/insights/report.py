@@ -95,6 +95,7 @@ class Report:
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     empty: bool = False  # nothing happened in the period: the page says so
+    note: str = ""  # e.g. the figures come from a rollup, as of a moment
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
