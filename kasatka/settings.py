@@ -138,12 +138,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test-kasatka-{os.getpid()}.sqlite3")}
 else:
     _db["TEST"] = {"NAME": f"test_{_db.get('NAME') or 'kasatka'}_{os.getpid()}"}
-    if _db["ENGINE"] in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"):
+    if _db["ENGINE"].endswith((".postgresql", ".postgis")):
         # JIT off for Kasatka's connections: its queries are short aggregations, and on a big
         # book their inflated cost estimates made PostgreSQL spend 0.2-0.9 s compiling each
         # (docs/performance.md, "Insights"). A `-c` in DATABASE_URL's options is kept.
-        options = _db.setdefault("OPTIONS", {})
-        options["options"] = " ".join(filter(None, [options.get("options"), "-c jit=off"]))
+        _options = _db.setdefault("OPTIONS", {})
+        _options["options"] = " ".join(filter(None, [_options.get("options"), "-c jit=off"]))
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

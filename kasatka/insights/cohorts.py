@@ -2,8 +2,10 @@
 
 Each cohort is the clients whose first purchase fell in one calendar month (the business's
 time zone); for every month after it, how many of them bought again (the repeat rate, over
-the cohort's size) and what they spent. One grouped SQL query over the purchases, each
-tagged with its buyer's first purchase by a correlated subquery.
+the cohort's size) and what they spent. One grouped SQL query over the purchases of the
+period's first buyers (`touches.first_buyers`), each tagged with the month of its buyer's
+first purchase by a correlated subquery, written once: grouped by that month and the
+purchase's month, the months since are counted here.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Sum
-from django.db.models.functions import ExtractMonth, ExtractYear
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
 
 from kasatka.accounts.models import Business
 from kasatka.sales.models import Purchase
 
 from .filters import EVERYONE, Filters
-from .touches import first_purchase_at
+from .touches import first_buyers, first_purchase_at
 
 
 @dataclass
@@ -42,27 +44,27 @@ def cohorts(
     """The cohorts of the clients `filters` picks whose first purchase falls in
     [start, end), oldest first; their later months run up to the last purchase recorded."""
     zone = ZoneInfo(business.time_zone)
-    first_at = first_purchase_at("contact_id")
+    buyers = first_buyers(business, start, end, filters=filters).values("pk")
     rows = (
-        Purchase.objects.filter(filters.contacts("contact__"), business=business)
-        .annotate(first_at=first_at)
-        .filter(first_at__gte=start, first_at__lt=end)
+        Purchase.objects.filter(business=business, contact__in=buyers)
+        # Grouping by the two months (not by the year, month and months since, each
+        # repeating the subquery) keeps the first-purchase lookup to one per purchase.
         .annotate(
-            cohort_year=ExtractYear("first_at", tzinfo=zone),
-            cohort_month=ExtractMonth("first_at", tzinfo=zone),
-            since=(ExtractYear("purchased_at", tzinfo=zone) - F("cohort_year")) * 12
-            + ExtractMonth("purchased_at", tzinfo=zone) - F("cohort_month"),
+            cohort=TruncMonth(first_purchase_at("contact_id"), tzinfo=zone),
+            bought=TruncMonth("purchased_at", tzinfo=zone),
         )
         .order_by()
-        .values("cohort_year", "cohort_month", "since")
+        .values("cohort", "bought")
         .annotate(buyers=Count("contact_id", distinct=True), spent=Sum("amount"))
     )
     found: dict[tuple[int, int], Cohort] = {}
     for row in rows:
-        key = (row["cohort_year"], row["cohort_month"])
+        first, bought = row["cohort"], row["bought"]
+        key = (first.year, first.month)
+        since = (bought.year - first.year) * 12 + bought.month - first.month
         cohort = found.setdefault(key, Cohort(*key))
-        cohort.buyers[row["since"]] = row["buyers"]
-        cohort.revenue[row["since"]] = row["spent"]
-        if row["since"] == 0:
+        cohort.buyers[since] = row["buyers"]
+        cohort.revenue[since] = row["spent"]
+        if since == 0:
             cohort.size = row["buyers"]
     return [found[key] for key in sorted(found)]

@@ -3,8 +3,10 @@
 For the contacts **taken** in a period (a cohort, `Contact.created_at`): how many reached
 each stage before the period's end (a contact that jumped a stage reached the ones it
 skipped too), the conversion from each stage to the next, and how long each step took on
-average — overall, by lead source and by seller. One grouped SQL query per view; the
-moments a contact reached each stage are correlated subqueries on its stage changes.
+average — overall, by lead source and by seller. One SQL query per view: the moments a
+contact reached each stage are `Min`s over a LEFT JOIN of its stage changes, grouped per
+contact, and the figures an `aggregate()` over those rows (a per-stage correlated subquery
+was evaluated once per copy and contact: 8 s on a year of 750,000 leads).
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Aggregate, Avg, Count, DurationField, ExpressionWrapper, F, Min, Q
 from django.db.models.functions import Coalesce
 
 from kasatka.accounts.models import Business
-from kasatka.contacts.models import Contact, Stage, StageChange
+from kasatka.contacts.models import Contact, Stage
 
 from .filters import EVERYONE, Filters
 
 # The funnel's stages in order; a stage "reached" means it or any later one.
 STAGES = (Stage.LEAD, Stage.NEW, Stage.REGULAR, Stage.ADEPT)
+# funnel_by: keys (sources, sellers) per query; 7 figures each.
+MAX_KEYS = 50
 
 
 @dataclass(frozen=True)
@@ -39,22 +43,26 @@ class Funnel:
         return self.reached[stage] / before if before else None
 
 
-def _reached_at(stage: str, end: datetime) -> Subquery:
+def _first_reached(stage: str, end: datetime) -> Min:
+    """When the contact first reached `stage` or a later one before `end`."""
     later = STAGES[STAGES.index(Stage(stage)):]
-    return Subquery(
-        StageChange.objects.filter(
-            contact_id=OuterRef("pk"), field="stage", new__in=later, changed_at__lt=end
-        ).order_by("changed_at").values("changed_at")[:1]
+    return Min("stage_changes__changed_at", filter=Q(
+        stage_changes__field="stage", stage_changes__new__in=later,
+        stage_changes__changed_at__lt=end,
+    ))
+
+
+def _taken(business: Business, start: datetime, end: datetime, filters: Filters) -> Any:
+    return Contact.objects.filter(
+        filters.contacts(), business=business, created_at__gte=start, created_at__lt=end
     )
 
 
 def _cohort(business: Business, start: datetime, end: datetime, filters: Filters) -> Any:
-    cohort = Contact.objects.filter(
-        filters.contacts(), business=business, created_at__gte=start, created_at__lt=end
+    """The contacts taken in [start, end), one row each with `at_<stage>`."""
+    return _taken(business, start, end, filters).annotate(
+        **{f"at_{stage}": _first_reached(stage, end) for stage in STAGES[1:]}
     )
-    for stage in STAGES[1:]:
-        cohort = cohort.annotate(**{f"at_{stage}": _reached_at(stage, end)})
-    return cohort
 
 
 def _figures() -> dict[str, Any]:
@@ -92,6 +100,7 @@ def funnel(
     business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
 ) -> Funnel:
     """The funnel of the contacts `filters` picks among those taken in [start, end)."""
+    # aggregate() over aggregate annotations: Django puts the per-contact GROUP BY in FROM.
     row = _cohort(business, start, end, filters).aggregate(**_figures())
     return _line(None, row)
 
@@ -101,10 +110,29 @@ def funnel_by(
     filters: Filters = EVERYONE,
 ) -> list[Funnel]:
     """The funnel split by "source" (lead source id) or "seller" (the contact's seller),
-    of the contacts `filters` picks."""
+    of the contacts `filters` picks; ordered by the key, as the database sorts it."""
     column = {"source": "source_id", "seller": "owner_id"}[by]
-    rows = (
-        _cohort(business, start, end, filters).order_by().values(column).annotate(**_figures())
-        .order_by(column)
+    # The ORM cannot group per-contact aggregates by a column again; so the keys first (a
+    # cheap DISTINCT: a business's sources and sellers are few), then one aggregate() with
+    # every figure FILTERed by key. Past MAX_KEYS, a query per batch of keys.
+    keys = list(
+        _taken(business, start, end, filters)
+        .order_by(column).values_list(column, flat=True).distinct()
     )
-    return [_line(row[column], row) for row in rows]
+    figures = _figures()
+    lines = []
+    for first in range(0, len(keys), MAX_KEYS):
+        batch = keys[first:first + MAX_KEYS]
+        wanted: dict[str, Aggregate] = {}
+        for i, key in enumerate(batch):
+            mine = Q(**{f"{column}__isnull": True}) if key is None else Q(**{column: key})
+            for name, aggregate in figures.items():
+                tagged = aggregate.copy()
+                tagged.filter = mine if tagged.filter is None else (tagged.filter & mine)
+                wanted[f"{name}__{i}"] = tagged
+        row = _cohort(business, start, end, filters).aggregate(**wanted)
+        lines += [
+            _line(key, {name: row[f"{name}__{i}"] for name in figures})
+            for i, key in enumerate(batch)
+        ]
+    return lines

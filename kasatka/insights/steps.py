@@ -13,7 +13,11 @@ made within the attribution window after a touch (`KASATKA_INSIGHTS["ATTRIBUTION
 A purchase with no touch in its window is attributed to none (a walk-in). Attribution
 follows the purchases of the period; the touches counted for "sent" are those of the
 period. SQL aggregations: the last touch and each purchase's touch count are correlated
-subqueries; the weighted share is a join of touches with the purchases after them.
+subqueries; the weighted share is a join of touches with the purchases after them, grouped
+by the key and that count (its few sums of 1/count are added up in Python). Each
+subquery is used once (a filter on an annotation would evaluate it again), and the counts
+count `status`, a column of the covering indexes `touch_sent` / `touch_contact_sent`, so
+PostgreSQL reads the touches from the index alone (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from django.conf import settings
 from django.db.models import (
@@ -30,14 +35,12 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
-    FloatField,
     IntegerField,
     OuterRef,
     Q,
     Subquery,
     Sum,
 )
-from django.db.models.functions import Cast
 
 from kasatka.accounts.models import Business
 from kasatka.chains.models import Touch, TouchStatus
@@ -96,10 +99,10 @@ def touch_figures(
         picked, business=business, sent_at__gte=start, sent_at__lt=end, sent_at__isnull=False
     )
     for row in sent.order_by().values(column).annotate(
-        n=Count("pk"),
-        delivered=Count("pk", filter=Q(status__in=DELIVERED)),
-        replied=Count("pk", filter=Q(status=TouchStatus.REPLIED)),
-        unsubscribed=Count("pk", filter=Q(status=TouchStatus.UNSUBSCRIBED)),
+        n=Count("status"),  # never null: as many as the touches
+        delivered=Count("status", filter=Q(status__in=DELIVERED)),
+        replied=Count("status", filter=Q(status=TouchStatus.REPLIED)),
+        unsubscribed=Count("status", filter=Q(status=TouchStatus.UNSUBSCRIBED)),
     ):
         f = line(row[column])
         f.sent, f.delivered = row["n"], row["delivered"]
@@ -113,9 +116,11 @@ def touch_figures(
         .values(column)[:1]
     )
     money: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=2)
-    for row in purchases.annotate(last=last).filter(last__isnull=False).order_by().values(
-        "last"
-    ).annotate(n=Count("pk"), revenue=Sum("amount", output_field=money)):
+    for row in purchases.annotate(last=last).order_by().values("last").annotate(
+        n=Count("pk"), revenue=Sum("amount", output_field=money)
+    ):
+        if row["last"] is None:
+            continue  # walk-ins: no touch in their window
         f = line(row["last"])
         f.last_touch_purchases, f.last_touch_revenue = row["n"], row["revenue"]
 
@@ -123,11 +128,14 @@ def touch_figures(
     # 1 / (the purchase's touches in its window) of the purchase and of its amount.
     in_window = Subquery(
         Touch.objects.filter(_window_touches(days)).order_by().values("contact_id")
-        .annotate(n=Count("pk")).values("n"),
+        .annotate(n=Count("status")).values("n"),
         output_field=IntegerField(),
     )
+    # No filter on `touches` > 0: the join on a touch in the window implies one. Grouped by
+    # the key and the purchase's window count (a few values), so that the count subquery
+    # is written once; the shares 1/n are added up here, exactly.
     shares = (
-        purchases.annotate(touches=in_window).filter(touches__gt=0)
+        purchases.annotate(touches=in_window)
         .filter(
             contact__touches__status__in=REACHED,
             contact__touches__sent_at__lt=F("purchased_at"),
@@ -135,19 +143,17 @@ def touch_figures(
                 F("purchased_at") - timedelta(days=days), output_field=DateTimeField()
             ),
         )
-        .order_by().values(f"contact__touches__{column}")
-        .annotate(
-            weight=Sum(1.0 / Cast("touches", FloatField()), output_field=FloatField()),
-            revenue=Sum(
-                ExpressionWrapper(
-                    Cast("amount", FloatField()) / Cast("touches", FloatField()),
-                    output_field=FloatField(),
-                )
-            ),
-        )
+        .order_by().values(f"contact__touches__{column}", "touches")
+        .annotate(pairs=Count("pk"), spent=Sum("amount", output_field=money))
     )
+    weight: dict[object, Fraction] = defaultdict(Fraction)
+    revenue: dict[object, Decimal] = defaultdict(Decimal)
     for row in shares:
-        f = line(row[f"contact__touches__{column}"])
-        f.weighted_purchases = round(float(row["weight"]), 6)
-        f.weighted_revenue = Decimal(str(row["revenue"])).quantize(Decimal("0.01"))
+        key, touches = row[f"contact__touches__{column}"], row["touches"]
+        weight[key] += Fraction(row["pairs"], touches)
+        revenue[key] += row["spent"] / touches
+    for key in weight:
+        f = line(key)
+        f.weighted_purchases = round(float(weight[key]), 6)
+        f.weighted_revenue = revenue[key].quantize(Decimal("0.01"))
     return dict(figures)

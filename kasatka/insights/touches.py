@@ -9,7 +9,10 @@ contacts whose warming ended without a purchase, the share that had been touched
 `KASATKA_INSIGHTS["GIVE_UP_TOUCHES"]` (3) times.
 
 Every figure is one SQL aggregation in the database (correlated subqueries on the
-contact's first purchase, grouped); nothing is loaded row by row into Python.
+contact's first purchase, grouped); nothing is loaded row by row into Python. The queries
+start from the period's first buyers (two EXISTS on the purchases), never from every
+contact, and count `status` rather than the pk: on PostgreSQL the touches' covering index
+`touch_contact_sent` answers them without reading the table (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -79,8 +82,26 @@ def _reached(contact_ref: str = "pk") -> QuerySet[Touch]:
 
 
 def _count(queryset: QuerySet[Touch]) -> Coalesce:
-    counted = queryset.order_by().values("contact_id").annotate(n=Count("pk")).values("n")
+    """How many touches `queryset` holds, per contact; 0 for none. It counts `status` (never
+    null, so the same number as the pk): a column the covering index holds."""
+    counted = queryset.order_by().values("contact_id").annotate(n=Count("status")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def first_buyers(
+    business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
+) -> QuerySet[Contact]:
+    """The contacts `filters` picks whose first purchase falls in [start, end): they bought
+    in it and never before."""
+    return (
+        Contact.objects.filter(filters.contacts(), business=business)
+        .filter(Exists(Purchase.objects.filter(
+            contact_id=OuterRef("pk"), purchased_at__gte=start, purchased_at__lt=end,
+        )))
+        .exclude(Exists(Purchase.objects.filter(
+            contact_id=OuterRef("pk"), purchased_at__lt=start,
+        )))
+    )
 
 
 def buyers_in(
@@ -90,9 +111,8 @@ def buyers_in(
     `first_at` and `touches_before`: the touches that reached them from when they were
     taken until then."""
     return (
-        Contact.objects.filter(filters.contacts(), business=business)
+        first_buyers(business, start, end, filters=filters)
         .annotate(first_at=first_purchase_at())
-        .filter(first_at__gte=start, first_at__lt=end)
         .annotate(touches_before=_count(_reached().filter(
             sent_at__lt=OuterRef("first_at"), sent_at__gte=OuterRef("created_at"),
         )))
@@ -110,21 +130,23 @@ def touches_before_purchase(
         row["touches_before"]: row["buyers"]
         for row in buyers.order_by().values(*["touches_before"]).annotate(buyers=Count("pk"))
     }
-    first_at = first_purchase_at("contact_id")
+    # Sent before the contact's first purchase ⟺ no purchase of theirs at or before it: an
+    # anti-join on the touches of the period's first buyers, not a first purchase per touch.
     by_channel = {
         row["channel"]: row["n"]
         for row in Touch.objects.filter(
-            filters.contacts("contact__"),
             business=business, status__in=REACHED, sent_at__isnull=False,
-        )
-        .annotate(first_at=first_at)
-        .filter(
-            first_at__gte=start, first_at__lt=end, sent_at__lt=F("first_at"),
+            contact__in=first_buyers(business, start, end, filters=filters).values("pk"),
             sent_at__gte=F("contact__created_at"),
         )
-        .order_by().values("channel").annotate(n=Count("pk"))
+        .exclude(Exists(Purchase.objects.filter(
+            contact_id=OuterRef("contact_id"), purchased_at__lte=OuterRef("sent_at"),
+        )))
+        .order_by().values("channel").annotate(n=Count("status"))
     }
-    ended = _warming_ended(business, start, end, filters)
+    ended = _warming_ended(business, start, end, filters).aggregate(
+        total=Count("pk"), gave_up=Count("pk", filter=Q(warming_touches__lte=give_up_at)),
+    )
     return TouchesBeforePurchase(
         buyers=sum(distribution.values()),
         distribution=dict(sorted(distribution.items())),
@@ -132,8 +154,8 @@ def touches_before_purchase(
         many=many,
         after_many=sum(n for touches, n in distribution.items() if touches > many),
         give_up_at=give_up_at,
-        warming_ended=ended.count(),
-        gave_up=ended.filter(**{"warming_touches__lte": give_up_at}).count(),
+        warming_ended=ended["total"],
+        gave_up=ended["gave_up"],
         median=_median(distribution),
     )
 
@@ -144,18 +166,16 @@ def _warming_ended(
     """Contacts whose last warming enrollment ended in the period, none still live, who
     never bought; annotated with the warming touches that reached them."""
     warming = Enrollment.objects.filter(contact_id=OuterRef("pk"), chain__kind=ChainKind.WARMING)
-    last_end = Subquery(
-        warming.filter(ended_at__isnull=False).order_by("-ended_at").values("ended_at")[:1]
-    )
     return (
         Contact.objects.filter(filters.contacts(), business=business)
-        .annotate(warming_ended_at=last_end)
-        .filter(warming_ended_at__gte=start, warming_ended_at__lt=end)
+        # The last warming end is in [start, end) ⟺ one ended in it and none at or after end.
+        .filter(Exists(warming.filter(ended_at__gte=start, ended_at__lt=end)))
+        .exclude(Exists(warming.filter(ended_at__gte=end)))
         .exclude(Exists(warming.filter(state__in=LIVE_ENROLLMENT_STATES)))
         .exclude(Exists(Purchase.objects.filter(contact_id=OuterRef("pk"))))
-        .annotate(warming_touches=_count(_reached().filter(
-            Q(enrollment__chain__kind=ChainKind.WARMING)
-        )))
+        # A touch's step belongs to its enrollment's chain: the small step table instead
+        # of a probe into the enrollments for every touch.
+        .annotate(warming_touches=_count(_reached().filter(step__chain__kind=ChainKind.WARMING)))
     )
 
 

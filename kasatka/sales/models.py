@@ -170,7 +170,11 @@ class Purchase(BusinessScoped):
     class Meta:
         verbose_name = _("purchase")
         verbose_name_plural = _("purchases")
-        indexes = [models.Index(fields=["contact", "purchased_at"])]
+        indexes = [
+            models.Index(fields=["contact", "purchased_at"]),
+            # A business's purchases in a period (the insights, issue 10).
+            models.Index(fields=["business", "purchased_at"], name="purchase_by_time"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["business", "external_id"], condition=~models.Q(external_id=""),
