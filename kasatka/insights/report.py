@@ -59,14 +59,17 @@ class Chart:
 
     def figure(self) -> dict[str, Any]:
         layout = {
-            "margin": {"l": 56, "r": 16, "t": 16, "b": 56},
+            "margin": {"l": 56, "r": 16, "t": 32, "b": 40},
             "height": 340,
             "font": {"family": "system-ui, sans-serif", "size": 13},
-            "legend": {"orientation": "h", "y": -0.2},
+            # Above the plot: rotated names below it would run into the legend.
+            "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)",
             **self.layout,
         }
+        for axis in ("xaxis", "yaxis"):  # long names push the margin, not off the chart
+            layout[axis] = {"automargin": True, **self.layout.get(axis, {})}
         return {"data": self.data, "layout": layout}
 
     @property
