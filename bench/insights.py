@@ -803,11 +803,21 @@ def figures(owner: Any, seller: Any) -> list[Figure]:
         Figure("funnel", funnel.funnel),
         Figure("funnel_by source", lambda b, s, e: funnel.funnel_by(b, s, e, by="source")),
         Figure("funnel_by seller", lambda b, s, e: funnel.funnel_by(b, s, e, by="seller")),
+        # The funnel page: the whole funnel, by source and by seller in one pass.
+        Figure("funnel_views (funnel page)", funnel.funnel_views),
         Figure("cohorts", cohorts.cohorts),
         Figure("scorecards", scorecard.scorecards),
         Figure("touch_figures step", lambda b, s, e: steps.touch_figures(b, s, e, by="step")),
         Figure("touch_figures channel",
                lambda b, s, e: steps.touch_figures(b, s, e, by="channel")),
+        # The steps page: both splits from one pass.
+        Figure("touch_figures_both (steps page)",
+               lambda b, s, e: steps.touch_figures_both(b, s, e)),
+        # The same without the rollup's sent counts (as before it, or on a small book).
+        Figure("touch_figures step live",
+               lambda b, s, e: steps.touch_figures(b, s, e, by="step", live=True)),
+        Figure("touch_figures channel live",
+               lambda b, s, e: steps.touch_figures(b, s, e, by="channel", live=True)),
         Figure("lapsing (owner)", lambda b, s, e: force(views.lapsing_clients(owner)),
                periodic=False),
         Figure("lapsing (seller)", lambda b, s, e: force(views.lapsing_clients(seller)),
@@ -934,6 +944,55 @@ def print_table(timings: list[Timing], limit: float, floors: list[Timing]) -> No
               f"{len(t.queries):>7} {slowest:>9.2f}  {verdict}")
 
 
+def bench_rollup(args: argparse.Namespace, business: Any,
+                 periods: dict[str, tuple[datetime, datetime]]) -> None:
+    """The rollup of a big book (`insights.journey`): rebuild it (unless a complete one is
+    there and --rebuild is not given), time its touches-before-purchase figures, and check
+    they equal the live query's (run once per period: 5 s at 12 months)."""
+    from kasatka.insights import journey, steps, touches
+    from kasatka.insights.models import TouchDay
+
+    as_of = journey.complete_as_of(business)
+    if as_of is None or args.rebuild:
+        contacts = business_contacts(business)
+        began = time.perf_counter()
+        journey.rebuild_now(business)
+        seconds = time.perf_counter() - began
+        print(f"  rollup rebuild_now               {seconds:7.1f} s "
+              f"({contacts / seconds:,.0f} contacts/s)", flush=True)
+        began = time.perf_counter()
+        journey._count_touch_days(business)  # its last step, again: how much of it
+        print(f"    … of which the TouchDay counts {time.perf_counter() - began:7.1f} s "
+              f"({TouchDay.objects.filter(business=business).count():,} rows)", flush=True)
+    else:
+        print(f"  rollup: complete as of {as_of:%Y-%m-%d %H:%M %Z}, not rebuilt "
+              "(--rebuild to rebuild)")
+    for period, (start, stop) in periods.items():
+        timing = time_figure(Figure("journey.touches_before_purchase",
+                                    journey.touches_before_purchase),
+                             business, start, stop, args.repeat, period)
+        began = time.perf_counter()
+        live = touches.touches_before_purchase(business, start, stop)
+        live_seconds = time.perf_counter() - began
+        rolled = journey.touches_before_purchase(business, start, stop)
+        verdict = "MATCH" if rolled == live else "DIFFER"
+        print(f"  rollup touches_before_purchase {period:<9} {timing.median:5.2f} s "
+              f"(live {live_seconds:.2f} s): {verdict}", flush=True)
+        if rolled != live:
+            print(f"    rollup: {rolled}\n    live:   {live}")
+        for by in ("step", "channel"):
+            same = (steps.touch_figures(business, start, stop, by)
+                    == steps.touch_figures(business, start, stop, by, live=True))
+            print(f"  rollup touch_figures {by:<7} {period:<9} equals the live one: "
+                  f"{'MATCH' if same else 'DIFFER'}", flush=True)
+
+
+def business_contacts(business: Any) -> int:
+    from kasatka.contacts.models import Contact
+
+    return Contact.objects.filter(business=business).count()
+
+
 def bench(args: argparse.Namespace, end: datetime) -> None:
     from django.db import connection
 
@@ -962,6 +1021,8 @@ def bench(args: argparse.Namespace, end: datetime) -> None:
         "12 months": (end - timedelta(days=365), end),
     }
     floors = baselines(args.repeat, business.pk, *periods["12 months"])
+    if not args.only or any(o in "rollup" for o in args.only):
+        bench_rollup(args, business, periods)
     timings: list[Timing] = []
     for figure in figures(owner, seller):
         if args.only and not any(o in figure.name for o in args.only):
@@ -993,6 +1054,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true",
                         help="use the existing database if it holds the same sizes (kept)")
     parser.add_argument("--generate-only", action="store_true", help="no timing")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="rebuild the insights rollup even if a complete one is there")
     parser.add_argument("--only", nargs="*", help="figures whose name contains one of these")
     parser.add_argument("--explain", metavar="FILE",
                         help="write EXPLAIN (ANALYZE, BUFFERS) of the failing figures' queries")

@@ -105,34 +105,88 @@ def funnel(
     return _line(None, row)
 
 
+COLUMNS = {"source": "source_id", "seller": "owner_id"}
+
+
+def _tagged(figures: dict[str, Any], column: str, key: Any, tag: str) -> dict[str, Aggregate]:
+    """The figures counted only for the contacts whose `column` is `key`."""
+    mine = Q(**{f"{column}__isnull": True}) if key is None else Q(**{column: key})
+    wanted: dict[str, Aggregate] = {}
+    for name, aggregate in figures.items():
+        tagged = aggregate.copy()
+        tagged.filter = mine if tagged.filter is None else (tagged.filter & mine)
+        wanted[f"{name}__{tag}"] = tagged
+    return wanted
+
+
+def _in_order(keys: set[Any]) -> list[Any]:
+    """Ids in order, no key (None) last, whatever the database."""
+    return sorted(keys, key=lambda k: (k is None, k or 0))
+
+
+def _keys(business: Business, start: datetime, end: datetime, filters: Filters,
+          column: str) -> list[Any]:
+    return _in_order(set(
+        _taken(business, start, end, filters)
+        .order_by().values_list(column, flat=True).distinct()
+    ))
+
+
 def funnel_by(
     business: Business, start: datetime, end: datetime, by: str, *,
     filters: Filters = EVERYONE,
 ) -> list[Funnel]:
     """The funnel split by "source" (lead source id) or "seller" (the contact's seller),
-    of the contacts `filters` picks; ordered by the key, as the database sorts it."""
-    column = {"source": "source_id", "seller": "owner_id"}[by]
+    of the contacts `filters` picks; ordered by the key, no key last."""
+    column = COLUMNS[by]
     # The ORM cannot group per-contact aggregates by a column again; so the keys first (a
     # cheap DISTINCT: a business's sources and sellers are few), then one aggregate() with
     # every figure FILTERed by key. Past MAX_KEYS, a query per batch of keys.
-    keys = list(
-        _taken(business, start, end, filters)
-        .order_by(column).values_list(column, flat=True).distinct()
-    )
+    keys = _keys(business, start, end, filters, column)
     figures = _figures()
     lines = []
     for first in range(0, len(keys), MAX_KEYS):
         batch = keys[first:first + MAX_KEYS]
         wanted: dict[str, Aggregate] = {}
         for i, key in enumerate(batch):
-            mine = Q(**{f"{column}__isnull": True}) if key is None else Q(**{column: key})
-            for name, aggregate in figures.items():
-                tagged = aggregate.copy()
-                tagged.filter = mine if tagged.filter is None else (tagged.filter & mine)
-                wanted[f"{name}__{i}"] = tagged
+            wanted.update(_tagged(figures, column, key, str(i)))
         row = _cohort(business, start, end, filters).aggregate(**wanted)
         lines += [
             _line(key, {name: row[f"{name}__{i}"] for name in figures})
             for i, key in enumerate(batch)
         ]
     return lines
+
+
+def funnel_views(
+    business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE,
+) -> tuple[Funnel, list[Funnel], list[Funnel]]:
+    """The whole funnel, by source and by seller, in one pass over the cohort (the page's
+    three views; with more than MAX_KEYS sources and sellers, one query each)."""
+    # Both kinds of key from one DISTINCT over the cohort's (source, seller) pairs.
+    pairs = list(
+        _taken(business, start, end, filters).order_by()
+        .values_list(*COLUMNS.values()).distinct()
+    )
+    keys = {by: _in_order({pair[i] for pair in pairs}) for i, by in enumerate(COLUMNS)}
+    if sum(len(found) for found in keys.values()) > MAX_KEYS:
+        return (
+            funnel(business, start, end, filters=filters),
+            funnel_by(business, start, end, "source", filters=filters),
+            funnel_by(business, start, end, "seller", filters=filters),
+        )
+    figures = _figures()
+    wanted: dict[str, Aggregate] = {f"{name}__all": figure for name, figure in figures.items()}
+    for by, column in COLUMNS.items():
+        for i, key in enumerate(keys[by]):
+            wanted.update(_tagged(figures, column, key, f"{by}{i}"))
+    row = _cohort(business, start, end, filters).aggregate(**wanted)
+
+    def line(key: Any, tag: str) -> Funnel:
+        return _line(key, {name: row[f"{name}__{tag}"] for name in figures})
+
+    return (
+        line(None, "all"),
+        [line(key, f"source{i}") for i, key in enumerate(keys["source"])],
+        [line(key, f"seller{i}") for i, key in enumerate(keys["seller"])],
+    )

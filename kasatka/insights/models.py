@@ -175,3 +175,19 @@ class JourneyRebuild(BusinessScoped):
         constraints = [
             models.UniqueConstraint(fields=["business"], name="journey_rebuild_one_per_business")
         ]
+
+
+class TouchDay(BusinessScoped):
+    """The touches sent on one day of the business (in its time zone), per step, channel
+    and status: the "sent" counts of "which touches sell" for a big book (docs/insights.md),
+    recomputed at the end of each complete rebuild of the journeys (`insights.journey`).
+    """
+
+    day = models.DateField()  # the business's date of `Touch.sent_at`
+    step = models.ForeignKey("chains.Step", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10)
+    status = models.CharField(max_length=12)
+    touches = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "day"], name="touch_day_by_day")]

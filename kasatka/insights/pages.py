@@ -27,11 +27,11 @@ from kasatka.sales.models import LeadSource, VisitType
 from . import journey
 from .cohorts import cohorts
 from .forms import InsightFilters
-from .funnel import STAGES, Funnel, funnel, funnel_by
+from .funnel import STAGES, Funnel, funnel_views
 from .report import Chart, Report, Share, Table, display, share
 from .scorecard import TEAM, scorecards
 from .sources import source_lines
-from .steps import attribution_days, touch_figures
+from .steps import attribution_days, touch_figures_both
 from .touches import touches_before_purchase
 from .winback import PAliveBand, lapsing_now, winback_results
 
@@ -88,7 +88,7 @@ def _funnel_columns(first: str) -> list[str]:
 
 def funnel_page(form: InsightFilters) -> Report:
     business, (start, end), chosen = form.business, form.period, form.filters
-    whole = funnel(business, start, end, filters=chosen)
+    whole, source_lines_, seller_lines = funnel_views(business, start, end, filters=chosen)
     labels = [_stage_label(s) for s in STAGES]
     stages = Table(
         "stages", _("Stages"),
@@ -103,10 +103,10 @@ def funnel_page(form: InsightFilters) -> Report:
         ])
     sellers, sources = _sellers(business), _sources(business)
     by_source = Table("by_source", _("By lead source"), _funnel_columns(_("source")))
-    for line in funnel_by(business, start, end, "source", filters=chosen):
+    for line in source_lines_:
         by_source.rows.append(_funnel_row(_source_name(sources, line.key), line))
     by_seller = Table("by_seller", _("By seller"), _funnel_columns(_("seller")))
-    for line in funnel_by(business, start, end, "seller", filters=chosen):
+    for line in seller_lines:
         by_seller.rows.append(_funnel_row(sellers.get(line.key, "?"), line))
     chart = Chart("funnel", _("From lead to adept"), [{
         "type": "funnel", "y": labels, "x": [whole.reached[s] for s in STAGES],
@@ -121,6 +121,15 @@ def funnel_page(form: InsightFilters) -> Report:
     )
 
 
+def _as_of(business: Any, moment: Any) -> dict[str, Any]:
+    """The placeholders of a note on figures read from the rollup of a big book."""
+    return {
+        "moment": formats.date_format(timezone.localtime(moment, business.zone),
+                                      "SHORT_DATETIME_FORMAT"),
+        "minutes": settings.KASATKA_INSIGHTS["ROLLUP_MINUTES"],
+    }
+
+
 # --- Touches before the first purchase --------------------------------------------------------
 
 def touches_page(form: InsightFilters) -> Report:
@@ -130,10 +139,7 @@ def touches_page(form: InsightFilters) -> Report:
     if as_of is not None:  # a big book: the rollup the task worker keeps
         found = journey.touches_before_purchase(business, start, end, filters=chosen)
         note = _("Computed from the touches and purchases as of %(moment)s; refreshed every "
-                 "%(minutes)s minutes.") % {
-            "moment": formats.date_format(timezone.localtime(as_of, business.zone),
-                                          "SHORT_DATETIME_FORMAT"),
-            "minutes": settings.KASATKA_INSIGHTS["ROLLUP_MINUTES"]}
+                 "%(minutes)s minutes.") % _as_of(business, as_of)
     else:
         found = touches_before_purchase(business, start, end, filters=chosen)
     distribution = Table(
@@ -198,8 +204,12 @@ def _touch_row(label: str, f: Any) -> list[Any]:
 
 def steps_page(form: InsightFilters) -> Report:
     business, (start, end), chosen = form.business, form.period, form.filters
-    per_step = touch_figures(business, start, end, "step", filters=chosen)
-    per_channel = touch_figures(business, start, end, "channel", filters=chosen)
+    per_step, per_channel = touch_figures_both(business, start, end, filters=chosen)
+    note = ""
+    if not chosen and journey.touch_days(business, start, end) is not None:  # as steps.py
+        note = _("The touches sent, delivered, replied to and unsubscribed from are counted as "
+                 "of %(moment)s, refreshed every %(minutes)s minutes; the purchases up to "
+                 "now.") % _as_of(business, journey.complete_as_of(business))
     named: dict[object, Step] = {
         step.pk: step for step in Step.objects.filter(
             pk__in=[k for k in per_step if k is not None]
@@ -240,7 +250,7 @@ def steps_page(form: InsightFilters) -> Report:
           "touch: the whole purchase to the last touch before it, or shared equally by every "
           "touch in those days (touch-weighted).") % {"days": attribution_days()},
         charts=[revenue, by_channel], tables=[steps, channels],
-        empty=not per_step and not per_channel,
+        empty=not per_step and not per_channel, note=note,
     )
 
 

@@ -17,7 +17,9 @@ subqueries; the weighted share is a join of touches with the purchases after the
 by the key and that count (its few sums of 1/count are added up in Python). Each
 subquery is used once (a filter on an annotation would evaluate it again), and the counts
 count `status`, a column of the covering indexes `touch_sent` / `touch_contact_sent`, so
-PostgreSQL reads the touches from the index alone (docs/performance.md).
+PostgreSQL reads the touches from the index alone (docs/performance.md). A big book's sent
+counts come from its rollup's days (`journey.touch_days`, docs/insights.md) when no filter
+is set and the period starts and ends at the business's midnights.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from django.conf import settings
 from django.db.models import (
+    CharField,
     Count,
     DateTimeField,
     DecimalField,
@@ -38,14 +42,18 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
+    Value,
 )
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from kasatka.accounts.models import Business
 from kasatka.chains.models import Touch, TouchStatus
 from kasatka.sales.models import Purchase
 
+from . import journey
 from .filters import EVERYONE, Filters
 from .touches import REACHED
 
@@ -79,41 +87,77 @@ def _window_touches(days: int) -> Q:
              sent_at__lt=OuterRef("purchased_at"), sent_at__gte=opened)
 
 
-def touch_figures(
-    business: Business, start: datetime, end: datetime, by: str = "step", *,
-    filters: Filters = EVERYONE,
-) -> dict[object, TouchFigures]:
-    """Figures per chain step (`by="step"`, keyed by step id) or per channel (`"channel"`),
-    of the touches to and purchases by the contacts `filters` picks."""
-    picked = filters.contacts("contact__")
-    column = {"step": "step_id", "channel": "channel"}[by]
-    days = attribution_days()
-    figures: dict[object, TouchFigures] = defaultdict(lambda: TouchFigures(None))
+def _sent(
+    business: Business, start: datetime, end: datetime, columns: tuple[str, ...],
+    filters: Filters, *, live: bool,
+) -> QuerySet[Any]:
+    """Per key: the touches sent in the period, and how many were delivered, replied to
+    and unsubscribed from. From the days of a big book's rollup when it can answer (no
+    filter, a complete rebuild, bounds at the business's midnights), else live."""
+    days = None if live or filters else journey.touch_days(business, start, end)
+    if days is not None:
+        def counted(q: Q | None = None) -> Coalesce:
+            return Coalesce(Sum("touches", filter=q), 0)
 
-    def line(key: object) -> TouchFigures:
-        found = figures[key]
-        found.key = key
-        return found
-
+        rows: QuerySet[Any] = days.order_by().values(*columns).annotate(
+            n=counted(), delivered=counted(Q(status__in=DELIVERED)),
+            replied=counted(Q(status=TouchStatus.REPLIED)),
+            unsubscribed=counted(Q(status=TouchStatus.UNSUBSCRIBED)),
+        )
+        return rows
     sent = Touch.objects.filter(
-        picked, business=business, sent_at__gte=start, sent_at__lt=end, sent_at__isnull=False
+        filters.contacts("contact__"), business=business, sent_at__gte=start, sent_at__lt=end,
+        sent_at__isnull=False,
     )
-    for row in sent.order_by().values(column).annotate(
+    rows = sent.order_by().values(*columns).annotate(
         n=Count("status"),  # never null: as many as the touches
         delivered=Count("status", filter=Q(status__in=DELIVERED)),
         replied=Count("status", filter=Q(status=TouchStatus.REPLIED)),
         unsubscribed=Count("status", filter=Q(status=TouchStatus.UNSUBSCRIBED)),
-    ):
-        f = line(row[column])
+    )
+    return rows
+
+
+@dataclass
+class _Pair:
+    """The running figures of one (step, channel): exact until they are split."""
+
+    sent: int = 0
+    delivered: int = 0
+    replied: int = 0
+    unsubscribed: int = 0
+    last_touch_purchases: int = 0
+    last_touch_revenue: Decimal = Decimal(0)
+    weight: Fraction = field(default_factory=Fraction)
+    weighted_revenue: Decimal = Decimal(0)
+
+
+PAIR = ("step_id", "channel")
+_SEP = "|"
+
+
+def _pairs(
+    business: Business, start: datetime, end: datetime, filters: Filters, live: bool
+) -> dict[tuple[object, object], _Pair]:
+    """Every figure per (step id, channel), in one pass: the page splits it both ways."""
+    picked = filters.contacts("contact__")
+    days = attribution_days()
+    pairs: dict[tuple[object, object], _Pair] = defaultdict(_Pair)
+
+    for row in _sent(business, start, end, PAIR, filters, live=live):
+        f = pairs[(row["step_id"], row["channel"])]
         f.sent, f.delivered = row["n"], row["delivered"]
         f.replied, f.unsubscribed = row["replied"], row["unsubscribed"]
 
     purchases = Purchase.objects.filter(
         picked, business=business, purchased_at__gte=start, purchased_at__lt=end
     )
+    # The last touch's step and channel as one value: one index probe per purchase.
     last = Subquery(
         Touch.objects.filter(_window_touches(days)).order_by("-sent_at", "-pk")
-        .values(column)[:1]
+        .annotate(pair=Concat(Cast("step_id", CharField()), Value(_SEP), "channel",
+                              output_field=CharField()))
+        .values("pair")[:1]
     )
     money: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=2)
     for row in purchases.annotate(last=last).order_by().values("last").annotate(
@@ -121,7 +165,8 @@ def touch_figures(
     ):
         if row["last"] is None:
             continue  # walk-ins: no touch in their window
-        f = line(row["last"])
+        step, channel = row["last"].split(_SEP, 1)
+        f = pairs[(int(step), channel)]
         f.last_touch_purchases, f.last_touch_revenue = row["n"], row["revenue"]
 
     # Touch-weighted: each (touch, purchase after it within the window) pair carries
@@ -143,17 +188,57 @@ def touch_figures(
                 F("purchased_at") - timedelta(days=days), output_field=DateTimeField()
             ),
         )
-        .order_by().values(f"contact__touches__{column}", "touches")
+        .order_by()
+        .values("contact__touches__step_id", "contact__touches__channel", "touches")
         .annotate(pairs=Count("pk"), spent=Sum("amount", output_field=money))
     )
-    weight: dict[object, Fraction] = defaultdict(Fraction)
-    revenue: dict[object, Decimal] = defaultdict(Decimal)
     for row in shares:
-        key, touches = row[f"contact__touches__{column}"], row["touches"]
-        weight[key] += Fraction(row["pairs"], touches)
-        revenue[key] += row["spent"] / touches
-    for key in weight:
-        f = line(key)
-        f.weighted_purchases = round(float(weight[key]), 6)
-        f.weighted_revenue = revenue[key].quantize(Decimal("0.01"))
-    return dict(figures)
+        f = pairs[(row["contact__touches__step_id"], row["contact__touches__channel"])]
+        touches = row["touches"]
+        f.weight += Fraction(row["pairs"], touches)
+        f.weighted_revenue += row["spent"] / touches
+    return pairs
+
+
+def _split(pairs: dict[tuple[object, object], _Pair], by: str) -> dict[object, TouchFigures]:
+    """The pairs' figures added up per step (`by="step"`) or per channel."""
+    side = {"step": 0, "channel": 1}[by]
+    totals: dict[object, _Pair] = defaultdict(_Pair)
+    for key, f in pairs.items():
+        t = totals[key[side]]
+        t.sent += f.sent
+        t.delivered += f.delivered
+        t.replied += f.replied
+        t.unsubscribed += f.unsubscribed
+        t.last_touch_purchases += f.last_touch_purchases
+        t.last_touch_revenue += f.last_touch_revenue
+        t.weight += f.weight
+        t.weighted_revenue += f.weighted_revenue
+    return {
+        key: TouchFigures(
+            key, t.sent, t.delivered, t.replied, t.unsubscribed, t.last_touch_purchases,
+            t.last_touch_revenue, round(float(t.weight), 6),
+            t.weighted_revenue.quantize(Decimal("0.01")),
+        )
+        for key, t in totals.items()
+    }
+
+
+def touch_figures(
+    business: Business, start: datetime, end: datetime, by: str = "step", *,
+    filters: Filters = EVERYONE, live: bool = False,
+) -> dict[object, TouchFigures]:
+    """Figures per chain step (`by="step"`, keyed by step id) or per channel (`"channel"`),
+    of the touches to and purchases by the contacts `filters` picks. The sent counts of a
+    big book come from its rollup (as of its last rebuild, `journey.complete_as_of`) unless
+    `live`; the purchases are always live."""
+    return _split(_pairs(business, start, end, filters, live), by)
+
+
+def touch_figures_both(
+    business: Business, start: datetime, end: datetime, *,
+    filters: Filters = EVERYONE, live: bool = False,
+) -> tuple[dict[object, TouchFigures], dict[object, TouchFigures]]:
+    """Per step and per channel from one pass over the touches and purchases."""
+    pairs = _pairs(business, start, end, filters, live)
+    return _split(pairs, "step"), _split(pairs, "channel")

@@ -147,6 +147,14 @@ def touches_before_purchase(
     ended = _warming_ended(business, start, end, filters).aggregate(
         total=Count("pk"), gave_up=Count("pk", filter=Q(warming_touches__lte=give_up_at)),
     )
+    return assemble(distribution, by_channel, ended, many=many, give_up_at=give_up_at)
+
+
+def assemble(
+    distribution: dict[int, int], by_channel: dict[str, int], ended: dict[str, int], *,
+    many: int, give_up_at: int,
+) -> TouchesBeforePurchase:
+    """The figures from their grouped rows (live here, or from the rollup in `journey`)."""
     return TouchesBeforePurchase(
         buyers=sum(distribution.values()),
         distribution=dict(sorted(distribution.items())),

@@ -104,3 +104,25 @@ def test_the_filters_narrow_the_cohort(shop, alice, bob):
         shop, *MARCH, by="seller", filters=Filters(source=site.pk))}
     assert by_seller == {alice.pk: {"lead": 1, "new": 1, "regular": 0, "adept": 0},
                          bob.pk: {"lead": 2, "new": 1, "regular": 0, "adept": 0}}
+
+
+def test_the_page_s_three_views_in_one_pass_equal_the_separate_figures(shop, alice, bob):
+    from kasatka.insights.funnel import funnel_views
+
+    site = LeadSource.objects.create(business=shop, name="Сайт")
+    a = taken(shop, 1, owner=alice, source=site)
+    moved(a, Stage.LEAD, Stage.NEW, 4)
+    moved(a, Stage.NEW, Stage.REGULAR, 14)
+    moved(taken(shop, 2, owner=bob), Stage.LEAD, Stage.ADEPT, 3)
+    taken(shop, 3, source=site)
+    for filters in (Filters(), Filters(seller=alice.pk), Filters(source=site.pk)):
+        whole, by_source, by_seller = funnel_views(shop, *MARCH, filters=filters)
+        assert whole == funnel(shop, *MARCH, filters=filters)
+        assert by_source == funnel_by(shop, *MARCH, by="source", filters=filters)
+        assert by_seller == funnel_by(shop, *MARCH, by="seller", filters=filters)
+    whole, by_source, by_seller = funnel_views(shop, *MARCH)
+    # 3 leads: a new then regular, bob's straight to adept (reaches every stage), one lead.
+    assert whole.reached == {"lead": 3, "new": 2, "regular": 2, "adept": 1}
+    assert {line.key: line.reached["lead"] for line in by_seller} == {
+        alice.pk: 1, bob.pk: 1, None: 1}
+    assert {line.key: line.reached["new"] for line in by_source} == {site.pk: 1, None: 1}

@@ -4,7 +4,7 @@ the task worker rebuilds it in chunks, for big businesses only, and again when i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -141,3 +141,126 @@ def test_the_page_reads_the_rollup_when_it_is_complete_and_says_as_of_when(
     summary = rolled.context["report"].table("summary")
     assert summary.rows[0][1] == 6  # first purchases: the 6 of the rebuild, not the 7th
     assert rolled.context["report"].note  # "as of …"
+
+
+# --- The sent counts of "which touches sell" (TouchDay) --------------------------------------
+
+
+def msk(day, hour=12, minute=0, second=0):
+    return datetime(2026, 3, day, hour, minute, second, tzinfo=MSK)
+
+
+@pytest.fixture
+def sent(shop, other_shop):
+    """Touches of three steps (e-mail, SMS, e-mail; one SMS step's touch went by Telegram)
+    from 9 to 13 March, some minutes either side of Moscow's midnight, which is 21:00 UTC the
+    day before; a queued touch (not sent) and a touch of the other shop."""
+    from kasatka.chains.models import Enrollment, Touch
+    from tests import builders
+
+    chain = builders.chain(shop, steps=[{"channels": ["email"]}, {"channels": ["sms"]},
+                                        {"channels": ["email"]}])
+    s1, s2, s3 = chain.steps.order_by("position")
+    contact = builders.contact(shop, phone="+79166000001")
+    enrollment = Enrollment.objects.create(business=shop, contact=contact, chain=chain, step=s1)
+    keys = iter(range(1000))
+
+    def touch(step, at, status, channel=None, business=shop, enrolled=enrollment):
+        Touch.objects.create(
+            business=business, enrollment=enrolled, step=step, contact=enrolled.contact,
+            channel=channel or step.channels[0], status=status,
+            idempotency_key=f"day{next(keys)}", sent_at=at,
+        )
+
+    touch(s1, msk(9, 23, 30), TouchStatus.DELIVERED)  # 20:30 UTC on the 9th: MSK the 9th
+    touch(s1, msk(10, 0, 30), TouchStatus.REPLIED)  # 21:30 UTC on the 9th: MSK the 10th
+    touch(s2, msk(10, 2, 59), TouchStatus.UNSUBSCRIBED)  # 23:59 UTC on the 9th
+    touch(s2, msk(10, 3, 0), TouchStatus.SENT)  # 00:00 UTC on the 10th
+    touch(s3, msk(11), TouchStatus.OPENED)
+    touch(s3, msk(11), TouchStatus.BOUNCED)
+    touch(s1, msk(11), TouchStatus.FAILED)
+    touch(s2, msk(12, 23, 59, 59), TouchStatus.DELIVERED, channel="telegram")
+    touch(s1, msk(13, 0, 0), TouchStatus.DELIVERED)  # the 13th's first second
+    touch(s1, None, TouchStatus.QUEUED)  # not sent: never counted
+    theirs = builders.chain(other_shop)
+    stranger = builders.contact(other_shop, phone="+79166000002")
+    elsewhere = Enrollment.objects.create(business=other_shop, contact=stranger, chain=theirs,
+                                          step=theirs.steps.first())
+    touch(theirs.steps.first(), msk(11), TouchStatus.DELIVERED, business=other_shop,
+          enrolled=elsewhere)
+    return shop, (s1, s2, s3), touch
+
+
+def _counts(figures):
+    return {k: (f.sent, f.delivered, f.replied, f.unsubscribed) for k, f in figures.items()}
+
+
+SENT_PERIODS = {
+    "10–12 March": (msk(10, 0), msk(13, 0)),
+    "9–13 March": (msk(9, 0), msk(14, 0)),
+    "11 March": (msk(11, 0), msk(12, 0)),
+    "February": (datetime(2026, 2, 1, tzinfo=MSK), datetime(2026, 3, 1, tzinfo=MSK)),
+}
+
+
+def test_the_sent_counts_from_the_rollup_equal_the_live_ones_on_the_shops_days(sent, clock):
+    from kasatka.insights.steps import touch_figures
+
+    shop, (s1, s2, s3), _ = sent
+    journey.rebuild_now(shop, clock.now())
+    start, end = SENT_PERIODS["10–12 March"]
+    assert journey.touch_days(shop, start, end) is not None  # the rollup answers
+    # 10–12 March in Moscow: s1 the reply at 00:30 and the failure (not the 9th's 23:30, nor
+    # the 13th's 00:00); s2 the unsubscribe, the SMS at 03:00 and the Telegram at 23:59:59;
+    # s3 opened and bounced. Delivered counts delivered, opened and replied.
+    by_step = _counts(touch_figures(shop, start, end, "step"))
+    assert by_step == {s1.pk: (2, 1, 1, 0), s2.pk: (3, 1, 0, 1), s3.pk: (2, 1, 0, 0)}
+    by_channel = _counts(touch_figures(shop, start, end, "channel"))
+    assert by_channel == {"email": (4, 2, 1, 0), "sms": (2, 0, 0, 1), "telegram": (1, 1, 0, 0)}
+    # Counted by UTC days, 10–12 March would lose the reply and the unsubscribe (the 9th in
+    # UTC) and gain the 13th's 00:00 (21:00 UTC on the 12th).
+    for name, (start, end) in SENT_PERIODS.items():
+        for by in ("step", "channel"):
+            rolled = touch_figures(shop, start, end, by)
+            assert rolled == touch_figures(shop, start, end, by, live=True), (name, by)
+
+
+def test_the_sent_counts_stay_live_with_a_filter_a_bound_off_midnight_or_no_rebuild(
+    sent, clock, alice
+):
+    from kasatka.insights.steps import touch_figures
+
+    shop, (s1, _, _), touch = sent
+    start, end = SENT_PERIODS["11 March"]
+    assert journey.touch_days(shop, start, end) is None  # no rebuild yet
+    journey.rebuild_now(shop, clock.now())
+    touch(s1, msk(11, 15), TouchStatus.DELIVERED)  # after the rebuild
+    # From the rollup (as of the rebuild): 11 March's s1 failure only.
+    assert _counts(touch_figures(shop, start, end))[s1.pk] == (1, 0, 0, 0)
+    # Live: the new touch too.
+    assert _counts(touch_figures(shop, start, end, live=True))[s1.pk] == (2, 1, 0, 0)
+    # A bound that is not a Moscow midnight (midnight UTC): live, 03:00 11 March → 12 March.
+    utc_midnight = datetime(2026, 3, 11, tzinfo=UTC)
+    assert journey.touch_days(shop, utc_midnight, end) is None
+    assert _counts(touch_figures(shop, utc_midnight, end))[s1.pk] == (2, 1, 0, 0)
+    # A filter: live (the contact has no seller, Alice's pick is empty).
+    everyone_of_alice = touch_figures(shop, start, end, filters=Filters(seller=alice.pk))
+    assert everyone_of_alice == {}
+    assert touch_figures(shop, start, end, filters=Filters(source=None)) == touch_figures(
+        shop, start, end)
+
+
+def test_the_steps_page_says_as_of_when_it_reads_the_rollup(client, owner, sent, clock):
+    shop, (s1, _, _), touch = sent
+    client.force_login(owner)
+    query = {"start": "2026-03-10", "end": "2026-03-12"}
+    live = client.get("/insights/steps/", query)
+    assert live.context["report"].note == ""
+    journey.rebuild_now(shop, clock.now())
+    touch(s1, msk(11, 15), TouchStatus.DELIVERED)  # after the rebuild: not counted yet
+    rolled = client.get("/insights/steps/", query)
+    assert rolled.context["report"].note  # "… as of …"
+    # Sent on 10–12 March, as in the test above: 4 e-mails, 2 SMS, 1 Telegram.
+    assert sum(row[1] for row in rolled.context["report"].table("channels").rows) == 7
+    filtered = client.get("/insights/steps/", {**query, "seller": str(owner.pk)})
+    assert filtered.context["report"].note == ""  # a filter: live
