@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -103,8 +104,6 @@ class InsightFilters(forms.Form):
 
     def query(self, **extra: Any) -> str:
         """The page's filters as a query string (for the CSV links)."""
-        from urllib.parse import urlencode
-
         first = self.period[0]
         params: dict[str, Any] = {
             "start": first.date().isoformat(),

@@ -27,14 +27,13 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import TruncDate
 
 from kasatka.accounts.models import Business, method_settings
 from kasatka.chains.models import LIVE_ENROLLMENT_STATES, ChainKind, Enrollment, Touch
@@ -43,22 +42,20 @@ from kasatka.engine.clock import now as clock_now
 
 from .filters import EVERYONE, Filters
 from .models import Journey, JourneyChannel, JourneyRebuild, TouchDay
-from .touches import REACHED, TouchesBeforePurchase, assemble, first_purchase_at
+from .touches import (
+    REACHED,
+    TouchesBeforePurchase,
+    _count,
+    _reached,
+    assemble,
+    first_purchase_at,
+)
 
 _checked: dict[int, float] = {}  # business id → when its size was last looked at
 
 
 def _conf(name: str) -> int:
     return int(settings.KASATKA_INSIGHTS[name])
-
-
-def _reached_count(extra: Q) -> Coalesce:
-    counted = (
-        Touch.objects.filter(contact_id=OuterRef("pk"), status__in=REACHED,
-                             sent_at__isnull=False)
-        .filter(extra).order_by().values("contact_id").annotate(n=Count("status")).values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def _build(business: Business, ids: list[int]) -> tuple[list[Journey], list[JourneyChannel]]:
@@ -71,11 +68,12 @@ def _build(business: Business, ids: list[int]) -> tuple[list[Journey], list[Jour
         Contact.objects.filter(pk__in=ids)
         .annotate(first_at=first_purchase_at())
         .annotate(
-            before=_reached_count(Q(sent_at__lt=OuterRef("first_at"),
-                                    sent_at__gte=OuterRef("created_at"))),
+            # The same definitions as the live figures (`touches`).
+            before=_count(_reached().filter(sent_at__lt=OuterRef("first_at"),
+                                            sent_at__gte=OuterRef("created_at"))),
             ended_at=last_end,
             live=Exists(warming.filter(state__in=LIVE_ENROLLMENT_STATES)),
-            warmed=_reached_count(Q(enrollment__chain__kind=ChainKind.WARMING)),
+            warmed=_count(_reached().filter(step__chain__kind=ChainKind.WARMING)),
         )
         .values_list("pk", "first_at", "before", "ended_at", "live", "warmed")
     )
@@ -122,12 +120,13 @@ def _rebuild_chunk(state: JourneyRebuild) -> int:
         state.save(update_fields=["complete_as_of", "started_at"])
         return 0
     journeys, channels = _build(business, ids)
-    Journey.objects.filter(contact_id__in=ids).delete()
-    JourneyChannel.objects.filter(contact_id__in=ids).delete()
-    Journey.objects.bulk_create(journeys, batch_size=2000)
-    JourneyChannel.objects.bulk_create(channels, batch_size=2000)
-    state.cursor = ids[-1]
-    state.save(update_fields=["cursor"])
+    with transaction.atomic():  # a reader sees a contact's old rows or its new ones
+        Journey.objects.filter(contact_id__in=ids).delete()
+        JourneyChannel.objects.filter(contact_id__in=ids).delete()
+        Journey.objects.bulk_create(journeys, batch_size=2000)
+        JourneyChannel.objects.bulk_create(channels, batch_size=2000)
+        state.cursor = ids[-1]
+        state.save(update_fields=["cursor"])
     return len(ids)
 
 
@@ -196,8 +195,8 @@ def _worth_a_look(business_id: int) -> bool:
 
 
 def rebuild_now(business: Business, now: datetime | None = None) -> None:
-    """Rebuild a business's journeys to the end, whatever its size (tests, the benchmark
-    and `kasatka insights-rollup`)."""
+    """Rebuild a business's journeys to the end, whatever its size (the tests and the
+    benchmark)."""
     now = now or clock_now()
     state, _ = JourneyRebuild.objects.get_or_create(business=business)
     state.started_at, state.cursor = now, 0
@@ -215,12 +214,13 @@ def complete_as_of(business: Business) -> datetime | None:
 
 
 def touch_days(
-    business: Business, start: datetime, end: datetime
+    business: Business, start: datetime, end: datetime, filters: Filters = EVERYONE
 ) -> QuerySet[TouchDay] | None:
     """The business's `TouchDay` rows of [start, end) — whose sums are the touches sent
-    in it — or None when they cannot answer: no complete rebuild, or a bound that is not a
-    midnight of the business's time zone (the rows are whole days)."""
-    if complete_as_of(business) is None:
+    in it — or None when they cannot answer: a seller or source filter (the rows are the
+    whole book's), no complete rebuild, or a bound that is not a midnight of the business's
+    time zone (the rows are whole days)."""
+    if filters or complete_as_of(business) is None:
         return None
     days = []
     for moment in (start, end):
@@ -231,32 +231,28 @@ def touch_days(
     return TouchDay.objects.filter(business=business, day__gte=days[0], day__lt=days[1])
 
 
-def _picked(queryset: QuerySet, filters: Filters) -> QuerySet:  # type: ignore[type-arg]
-    return queryset.filter(filters.contacts("contact__")) if filters else queryset
-
-
 def touches_before_purchase(
     business: Business, start: datetime, end: datetime, *, filters: Filters = EVERYONE
 ) -> TouchesBeforePurchase:
     """The figures of `touches.touches_before_purchase`, from the rollup."""
     many = method_settings(business).warming_touches
     give_up_at = settings.KASATKA_INSIGHTS["GIVE_UP_TOUCHES"]
-    buyers = _picked(Journey.objects.filter(
-        business=business, first_purchase_at__gte=start, first_purchase_at__lt=end), filters)
+    picked = filters.contacts("contact__")
+    bought = {"first_purchase_at__gte": start, "first_purchase_at__lt": end}
     distribution = {
         row["touches_before"]: row["n"]
-        for row in buyers.order_by().values("touches_before").annotate(n=Count("pk"))
+        for row in Journey.objects.filter(picked, business=business, **bought)
+        .order_by().values("touches_before").annotate(n=Count("pk"))
     }
     by_channel = {
         row["channel"]: row["n"]
-        for row in _picked(JourneyChannel.objects.filter(
-            business=business, first_purchase_at__gte=start, first_purchase_at__lt=end,
-        ), filters).order_by().values("channel").annotate(n=Sum("touches"))
+        for row in JourneyChannel.objects.filter(picked, business=business, **bought)
+        .order_by().values("channel").annotate(n=Sum("touches"))
     }
-    ended = _picked(Journey.objects.filter(
-        business=business, warming_ended_at__gte=start, warming_ended_at__lt=end,
+    ended = Journey.objects.filter(
+        picked, business=business, warming_ended_at__gte=start, warming_ended_at__lt=end,
         warming_live=False, first_purchase_at__isnull=True,
-    ), filters).aggregate(
+    ).aggregate(
         total=Count("pk"), gave_up=Count("pk", filter=Q(warming_touches__lte=give_up_at))
     )
     return assemble(distribution, by_channel, ended, many=many, give_up_at=give_up_at)

@@ -206,7 +206,7 @@ def steps_page(form: InsightFilters) -> Report:
     business, (start, end), chosen = form.business, form.period, form.filters
     per_step, per_channel = touch_figures_both(business, start, end, filters=chosen)
     note = ""
-    if not chosen and journey.touch_days(business, start, end) is not None:  # as steps.py
+    if journey.touch_days(business, start, end, chosen) is not None:  # what steps.py read
         note = _("The touches sent, delivered, replied to and unsubscribed from are counted as "
                  "of %(moment)s, refreshed every %(minutes)s minutes; the purchases up to "
                  "now.") % _as_of(business, journey.complete_as_of(business))

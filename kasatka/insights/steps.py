@@ -94,7 +94,7 @@ def _sent(
     """Per key: the touches sent in the period, and how many were delivered, replied to
     and unsubscribed from. From the days of a big book's rollup when it can answer (no
     filter, a complete rebuild, bounds at the business's midnights), else live."""
-    days = None if live or filters else journey.touch_days(business, start, end)
+    days = None if live else journey.touch_days(business, start, end, filters)
     if days is not None:
         def counted(q: Q | None = None) -> Coalesce:
             return Coalesce(Sum("touches", filter=q), 0)
